@@ -1,0 +1,212 @@
+"""Settings, read from the environment in this one place (see README's table)."""
+
+import secrets
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+from config.env import env_bool, env_choice, env_float, env_int, env_list, env_str
+from retry_admin.channels.registry import CHANNELS
+from retry_admin.queues.registry import BACKENDS
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(env_str("RETRY_ADMIN_VAR_DIR", str(BASE_DIR / "var")))
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+
+def _secret_key() -> str:
+    """DJANGO_SECRET_KEY, or one generated once and kept in var/ (never a shared default)."""
+    key = env_str("DJANGO_SECRET_KEY")
+    if key:
+        return key
+    path = VAR_DIR / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(50))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+SECRET_KEY = _secret_key()
+DEBUG = env_bool("DJANGO_DEBUG", False)
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"])
+CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django_htmx",
+    "template_partials",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "django_q",
+    "retry_admin",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# Database
+
+_env = environ.Env()
+try:
+    DATABASES = {
+        "default": _env.db_url(
+            "DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'retry_admin.sqlite3'}"
+        )
+    }
+except Exception as exc:  # django-environ raises several types for a bad URL
+    raise ImproperlyConfigured(f"DATABASE_URL is not a valid database URL: {exc}") from exc
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # WAL lets pages read while the worker writes; IMMEDIATE takes the write lock
+    # at BEGIN so two writers queue up instead of failing on lock upgrade.
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": 20,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+    DATABASES["default"].setdefault("TEST", {})["NAME"] = str(VAR_DIR / "test.sqlite3")
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+LOGIN_URL = "/accounts/login/"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "/accounts/login/"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env_str("TIME_ZONE", "UTC")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+
+# Retry Admin: the public contract of DESIGN.md
+
+QUEUE_BACKEND = env_choice("QUEUE_BACKEND", "db", BACKENDS)
+QUEUE_NAME = env_str("QUEUE_NAME", "batch-messages")
+SQS_QUEUE_URL = env_str("SQS_QUEUE_URL")
+SQS_DLQ_URL = env_str("SQS_DLQ_URL")
+AWS_ENDPOINT_URL = env_str("AWS_ENDPOINT_URL")
+AZURE_STORAGE_CONNECTION_STRING = env_str("AZURE_STORAGE_CONNECTION_STRING")
+AZURE_TABLES_MIRROR = env_bool("AZURE_TABLES_MIRROR", False)
+RABBITMQ_URL = env_str("RABBITMQ_URL")
+REDIS_URL = env_str("REDIS_URL")
+
+MAX_MESSAGE_RETRY_COUNT = env_int("MAX_MESSAGE_RETRY_COUNT", 3, minimum=0, maximum=100)
+MESSAGE_RETRY_AFTER_HOURS = env_float("MESSAGE_RETRY_AFTER_HOURS", 2, minimum=0)
+MESSAGE_RETRY_INTERVAL_HOURS = env_float("MESSAGE_RETRY_INTERVAL_HOURS", 6, minimum=1 / 60)
+RETRY_BACKOFF = env_choice("RETRY_BACKOFF", "fixed", ["fixed", "exponential"])
+RETRY_CYCLE_LIMIT = env_int("RETRY_CYCLE_LIMIT", 0, minimum=0)  # 0: no limit
+QUEUE_MAX_RECEIVES = env_int("QUEUE_MAX_RECEIVES", 5, minimum=1, maximum=1000)
+QUEUE_VISIBILITY_TIMEOUT = env_int("QUEUE_VISIBILITY_TIMEOUT", 60, minimum=1, maximum=43200)
+SENDER_POLL_SECONDS = env_float("SENDER_POLL_SECONDS", 5, minimum=0.05)
+SENDER_CONCURRENCY = env_int("SENDER_CONCURRENCY", 32, minimum=1, maximum=512)
+SENDER_BATCH_SIZE = env_int("SENDER_BATCH_SIZE", 500, minimum=1, maximum=5000)
+DEFAULT_CHANNEL = env_choice("DEFAULT_CHANNEL", "log", CHANNELS)
+WEBHOOK_URL = env_str("WEBHOOK_URL")
+WEBHOOK_TIMEOUT_SECONDS = env_float("WEBHOOK_TIMEOUT_SECONDS", 10, minimum=0.1)
+SIMULATED_LATENCY_MS = env_float("SIMULATED_LATENCY_MS", 50, minimum=0)
+SIMULATED_TRANSIENT_RATE = env_float("SIMULATED_TRANSIENT_RATE", 0.15, minimum=0, maximum=1)
+SIMULATED_PERMANENT_RATE = env_float("SIMULATED_PERMANENT_RATE", 0.03, minimum=0, maximum=1)
+if SIMULATED_TRANSIENT_RATE + SIMULATED_PERMANENT_RATE > 1:
+    raise ImproperlyConfigured(
+        "SIMULATED_TRANSIENT_RATE + SIMULATED_PERMANENT_RATE must not exceed 1"
+    )
+SIMULATED_SEED = env_int("SIMULATED_SEED", 0)
+RETENTION_DAYS = env_int("RETENTION_DAYS", 30, minimum=1)
+MAX_BATCH_RECIPIENTS = env_int("MAX_BATCH_RECIPIENTS", 200_000, minimum=1)
+
+# django-q2: the ORM broker by default (nothing else to run); Redis when REDIS_URL is set.
+Q_CLUSTER = {
+    "name": "retry_admin",
+    "workers": env_int("Q_WORKERS", 2, minimum=1, maximum=64),
+    "timeout": 300,
+    "retry": 360,
+    "max_attempts": 1,
+    "catch_up": False,
+    "save_limit": 500,
+    "ack_failures": True,
+}
+if REDIS_URL:
+    Q_CLUSTER["redis"] = REDIS_URL
+else:
+    Q_CLUSTER["orm"] = "default"
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "retry_admin.api.authentication.BearerTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Retry Admin API",
+    "DESCRIPTION": "Message batches, delivery with retry, and the dead-letter queue.",
+    "VERSION": "1",
+}
+
+LOG_LEVEL = env_choice("LOG_LEVEL", "INFO", ["DEBUG", "INFO", "WARNING", "ERROR"])
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        "deliveries": {
+            "class": "logging.handlers.RotatingFileHandler",
+            "filename": str(VAR_DIR / "deliveries.log"),
+            "maxBytes": 50 * 1024 * 1024,
+            "backupCount": 3,
+            "formatter": "plain",
+            "delay": True,
+        },
+    },
+    "loggers": {
+        "retry_admin": {"handlers": ["console"], "level": LOG_LEVEL},
+        "retry_admin.deliveries": {"handlers": ["deliveries"], "level": "INFO", "propagate": False},
+    },
+}

@@ -1,0 +1,42 @@
+"""The delivery channel contract.
+
+``Channel.send`` returns when the message was delivered, or raises
+``TransientError`` (worth retrying later) or ``PermanentError`` (retrying
+cannot help). Anything else a channel raises is treated as transient by the
+sender, so one bad message never stops a batch.
+"""
+
+import uuid
+from dataclasses import dataclass, field
+
+
+class ChannelError(Exception):
+    permanent = False
+
+
+class TransientError(ChannelError):
+    pass
+
+
+class PermanentError(ChannelError):
+    permanent = True
+
+
+@dataclass(frozen=True)
+class OutgoingMessage:
+    message_id: uuid.UUID  # also the idempotency key
+    recipient: str
+    body: str
+    attempt: int
+    batch_id: int | None = None
+    context: dict = field(default_factory=dict)
+
+
+class Channel:
+    name: str = ""
+    # Whether the sender should fan sends out over its thread pool: true for
+    # channels that wait on I/O, false for ones that return in microseconds.
+    concurrent: bool = True
+
+    def send(self, message: OutgoingMessage) -> None:
+        raise NotImplementedError

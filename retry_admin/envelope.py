@@ -1,0 +1,68 @@
+"""The small, versioned JSON that travels on the queue.
+
+``{"v": 1, "message_id": "<uuid>", "batch_id": ..., "recipient": ...,
+"template_id": ..., "attempt": n}``. It only points at a ``MessageLog`` row;
+the row is the truth.
+"""
+
+import json
+import uuid
+from dataclasses import dataclass
+
+VERSION = 1
+
+
+class InvalidEnvelope(ValueError):
+    """A queue body that is not one of our envelopes."""
+
+
+@dataclass(frozen=True)
+class Envelope:
+    message_id: uuid.UUID
+    batch_id: int | None
+    recipient: str
+    template_id: int | None
+    attempt: int
+
+    def encode(self) -> str:
+        return json.dumps(
+            {
+                "v": VERSION,
+                "message_id": str(self.message_id),
+                "batch_id": self.batch_id,
+                "recipient": self.recipient,
+                "template_id": self.template_id,
+                "attempt": self.attempt,
+            },
+            separators=(",", ":"),
+        )
+
+
+def decode(body: str) -> Envelope:
+    try:
+        data = json.loads(body)
+    except (TypeError, ValueError) as exc:
+        raise InvalidEnvelope(f"body is not JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise InvalidEnvelope("body is JSON but not an object")
+    if data.get("v") != VERSION:
+        raise InvalidEnvelope(f"unsupported envelope version {data.get('v')!r}")
+    try:
+        message_id = uuid.UUID(str(data["message_id"]))
+    except (KeyError, ValueError):
+        raise InvalidEnvelope("missing or malformed message_id") from None
+    batch_id, template_id, attempt = (
+        data.get("batch_id"),
+        data.get("template_id"),
+        data.get("attempt"),
+    )
+    if batch_id is not None and not isinstance(batch_id, int):
+        raise InvalidEnvelope("batch_id must be an integer or null")
+    if template_id is not None and not isinstance(template_id, int):
+        raise InvalidEnvelope("template_id must be an integer or null")
+    if not isinstance(attempt, int) or attempt < 1:
+        raise InvalidEnvelope("attempt must be a positive integer")
+    recipient = data.get("recipient")
+    if not isinstance(recipient, str):
+        raise InvalidEnvelope("recipient must be a string")
+    return Envelope(message_id, batch_id, recipient, template_id, attempt)

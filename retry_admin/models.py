@@ -1,0 +1,412 @@
+"""The domain: templates, batches, message logs and what happens to them.
+
+The ``MessageLog`` row is the truth about a message; queue envelopes only point
+at it. Status changes are bulk, set-based operations on ``MessageLogQuerySet``
+so that every rule about a transition has one home and no caller updates
+statuses one row at a time.
+"""
+
+import os
+import re
+import time
+import uuid
+from datetime import datetime
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+
+from retry_admin.channels.registry import CHANNEL_CHOICES
+
+# Templates
+
+PLACEHOLDER_RE = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+BUILTIN_PLACEHOLDERS = frozenset({"recipient"})
+
+
+def template_placeholders(body: str) -> set[str]:
+    return set(PLACEHOLDER_RE.findall(body))
+
+
+def validate_template_body(body: str) -> None:
+    """Refuse braces that are not a well-formed ``{{ name }}`` placeholder."""
+    stripped = PLACEHOLDER_RE.sub("", body)
+    if "{{" in stripped or "}}" in stripped:
+        bad = re.search(r"\{\{[^}]*\}?\}?", stripped)
+        fragment = bad.group(0) if bad else "{{"
+        raise ValidationError(
+            "Malformed placeholder %(fragment)s: use {{ name }} with letters, digits and _.",
+            params={"fragment": fragment},
+            code="malformed_placeholder",
+        )
+
+
+def render_template(body: str, context: dict, recipient: str) -> str:
+    values = {**context, "recipient": recipient}
+
+    def substitute(match: re.Match) -> str:
+        name = match.group(1)
+        if name not in values:
+            raise KeyError(name)
+        return str(values[name])
+
+    return PLACEHOLDER_RE.sub(substitute, body)
+
+
+class Template(models.Model):
+    name = models.CharField(max_length=200, unique=True)
+    body = models.TextField(validators=[validate_template_body])
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def placeholders(self) -> set[str]:
+        return template_placeholders(self.body)
+
+    def render(self, context: dict, recipient: str) -> str:
+        return render_template(self.body, context, recipient)
+
+
+# Batches
+
+
+class Batch(models.Model):
+    name = models.CharField(max_length=200)
+    # SET_NULL, not CASCADE: a deleted template must leave its failed messages
+    # visible so the retry cycle can mark them permanently failed (seed rule).
+    template = models.ForeignKey(Template, null=True, blank=True, on_delete=models.SET_NULL)
+    channel = models.CharField(max_length=40, choices=CHANNEL_CHOICES)
+    priority = models.SmallIntegerField(default=0)
+    total = models.PositiveIntegerField(default=0)
+    idempotency_key = models.CharField(max_length=200, null=True, blank=True, unique=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "batches"
+
+    def __str__(self) -> str:
+        return f"{self.name} (#{self.pk})"
+
+
+# Message logs
+
+
+class Status(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed"
+    PERMANENTLY_FAILED = "permanently_failed", "Permanently failed"
+    DEAD_LETTERED = "dead_lettered", "Dead-lettered"
+
+
+class Source(models.TextChoices):
+    """Why a message was (re-)enqueued: the source of the attempt that follows."""
+
+    QUEUE = "queue", "First send"
+    RETRY = "retry", "Retry cycle"
+    MANUAL = "manual", "Manual retry"
+    DLQ_REPLAY = "dlq_replay", "DLQ replay"
+
+
+def new_message_id() -> uuid.UUID:
+    """A UUIDv7 (RFC 9562): random enough to be an idempotency key, and ordered
+    by creation time so keyset pagination by id is newest-first for free."""
+    ms = time.time_ns() // 1_000_000
+    rand = int.from_bytes(os.urandom(10), "big")
+    value = (ms & ((1 << 48) - 1)) << 80
+    value |= 0x7 << 76
+    value |= ((rand >> 62) & 0xFFF) << 64
+    value |= 0b10 << 62
+    value |= rand & ((1 << 62) - 1)
+    return uuid.UUID(int=value)
+
+
+_SIGNATURE_RULES = [
+    (re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+"), "<email>"),
+    (re.compile(r"https?://\S+"), "<url>"),
+    (
+        re.compile(r"\b[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}\b", re.I),
+        "<id>",
+    ),
+    (re.compile(r"\b(?:\d{1,3}\.){3}\d{1,3}(?::\d+)?\b"), "<ip>"),
+    (re.compile(r"\b0x[0-9a-f]+\b", re.I), "<hex>"),
+    (re.compile(r"\+?\d[\d\s().-]{5,}\d"), "<number>"),
+    (re.compile(r"\d+(\.\d+)?"), "<n>"),
+    (re.compile(r"\s+"), " "),
+]
+
+
+def error_signature(error: str) -> str:
+    """Normalise an error so that failures differing only by ids, numbers and
+    addresses group together on the failures page."""
+    text = error.strip()
+    for pattern, replacement in _SIGNATURE_RULES:
+        text = pattern.sub(replacement, text)
+    return text[:255]
+
+
+class MessageLogQuerySet(models.QuerySet):
+    def needing_dispatch(self, *, older_than: datetime | None = None) -> "MessageLogQuerySet":
+        """Pending logs that never reached the queue (the outbox)."""
+        qs = self.filter(status=Status.PENDING, enqueued_at__isnull=True)
+        if older_than is not None:
+            qs = qs.filter(updated_at__lte=older_than)
+        return qs
+
+    def mark_enqueued(self, now: datetime) -> int:
+        return self.update(enqueued_at=now, updated_at=now)
+
+    def mark_sent(self, now: datetime) -> int:
+        return self.filter(status=Status.PENDING).update(
+            status=Status.SENT,
+            sent_at=now,
+            updated_at=now,
+            last_error="",
+            next_retry_at=None,
+            lease_token=None,
+            lease_expires_at=None,
+            attempt_count=F("attempt_count") + 1,
+        )
+
+    def mark_dead_lettered(self, now: datetime, reason: str) -> int:
+        return self.exclude(status=Status.SENT).update(
+            status=Status.DEAD_LETTERED,
+            last_error=reason,
+            error_signature=error_signature(reason),
+            updated_at=now,
+            lease_token=None,
+            lease_expires_at=None,
+            dead_letter_count=F("dead_letter_count") + 1,
+        )
+
+    def eligible_for_retry(self, now: datetime) -> "MessageLogQuerySet":
+        """The seed rules: failed, retries left, quiet for MESSAGE_RETRY_AFTER_HOURS,
+        in a batch (and past ``next_retry_at`` with exponential backoff)."""
+        cutoff = now - timezone.timedelta(hours=settings.MESSAGE_RETRY_AFTER_HOURS)
+        qs = self.filter(
+            status=Status.FAILED,
+            retry_count__lt=settings.MAX_MESSAGE_RETRY_COUNT,
+            updated_at__lte=cutoff,
+            batch__isnull=False,
+            batch__template__isnull=False,
+        )
+        if settings.RETRY_BACKOFF == "exponential":
+            qs = qs.filter(Q(next_retry_at__isnull=True) | Q(next_retry_at__lte=now))
+        return qs
+
+    def out_of_retries(self) -> "MessageLogQuerySet":
+        """Failed logs that can never be retried: max reached, or batch/template gone."""
+        return self.filter(status=Status.FAILED).filter(
+            Q(retry_count__gte=settings.MAX_MESSAGE_RETRY_COUNT)
+            | Q(batch__isnull=True)
+            | Q(batch__template__isnull=True)
+        )
+
+
+class MessageLog(models.Model):
+    id = models.UUIDField(primary_key=True, default=new_message_id, editable=False)
+    batch = models.ForeignKey(Batch, null=True, blank=True, on_delete=models.SET_NULL)
+    recipient = models.CharField(max_length=320)
+    context = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
+    retry_count = models.PositiveIntegerField(default=0)
+    receive_count = models.PositiveIntegerField(default=0)
+    attempt_count = models.PositiveIntegerField(default=0)
+    dead_letter_count = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True, default="")
+    error_signature = models.CharField(max_length=255, blank=True, default="")
+    enqueue_source = models.CharField(max_length=20, choices=Source.choices, default=Source.QUEUE)
+    next_retry_at = models.DateTimeField(null=True, blank=True)
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    # A short lease taken by the sender while it delivers, so that two copies of
+    # one envelope received by two workers at once cannot both send.
+    lease_token = models.UUIDField(null=True, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    objects = MessageLogQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [
+            # Status counts (with how many were retried) and the retry
+            # selection (failed, retry_count < max, updated_at <= cutoff).
+            models.Index(fields=["status", "retry_count", "updated_at"], name="msg_status_retry"),
+            # Per-batch progress and the batch filter.
+            models.Index(fields=["batch", "status"], name="msg_batch_status"),
+            # Failure groups and the error filter.
+            models.Index(fields=["status", "error_signature"], name="msg_status_signature"),
+            models.Index(fields=["recipient"], name="msg_recipient"),
+            # The outbox: pending logs that never reached the queue.
+            models.Index(
+                fields=["updated_at"],
+                name="msg_outbox",
+                condition=Q(status="pending", enqueued_at__isnull=True),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.recipient} [{self.status}]"
+
+
+class DeliveryAttempt(models.Model):
+    class Outcome(models.TextChoices):
+        SENT = "sent", "Sent"
+        TRANSIENT = "transient", "Transient failure"
+        PERMANENT = "permanent", "Permanent failure"
+
+    message = models.ForeignKey(MessageLog, on_delete=models.CASCADE, related_name="attempts")
+    number = models.PositiveIntegerField()
+    source = models.CharField(max_length=20, choices=Source.choices)
+    outcome = models.CharField(max_length=20, choices=Outcome.choices)
+    error = models.TextField(blank=True, default="")
+    duration_ms = models.FloatField()
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["message", "number"]
+        indexes = [models.Index(fields=["message", "number"], name="attempt_message_number")]
+
+    def __str__(self) -> str:
+        return f"attempt {self.number} of {self.message_id}: {self.outcome}"
+
+
+# Runs, audit, heartbeats, locks
+
+
+class RetryRun(models.Model):
+    class Trigger(models.TextChoices):
+        SCHEDULE = "schedule", "Schedule"
+        API = "api", "API"
+        CONSOLE = "console", "Console"
+        COMMAND = "command", "Command"
+
+    trigger = models.CharField(max_length=20, choices=Trigger.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    dry_run = models.BooleanField(default=False)
+    started_at = models.DateTimeField(default=timezone.now, db_index=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    selected = models.PositiveIntegerField(default=0)
+    requeued = models.PositiveIntegerField(default=0)
+    still_failed = models.PositiveIntegerField(default=0)
+    permanently_failed = models.PositiveIntegerField(default=0)
+    skipped = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True, default="")
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"retry run {self.pk} ({self.trigger}, {self.started_at:%Y-%m-%d %H:%M})"
+
+    @property
+    def duration_seconds(self) -> float | None:
+        if self.finished_at is None:
+            return None
+        return (self.finished_at - self.started_at).total_seconds()
+
+
+class AuditEvent(models.Model):
+    class Action(models.TextChoices):
+        BATCH_CREATE = "batch_create", "Created a batch"
+        MESSAGE_RETRY = "message_retry", "Retried messages"
+        DLQ_REPLAY = "dlq_replay", "Replayed the DLQ"
+        DLQ_PURGE = "dlq_purge", "Purged the DLQ"
+        RETRY_CYCLE = "retry_cycle", "Triggered a retry cycle"
+
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    actor_name = models.CharField(max_length=150, blank=True, default="")
+    action = models.CharField(max_length=30, choices=Action.choices)
+    target = models.CharField(max_length=255, blank=True, default="")
+    count = models.PositiveIntegerField(default=0)
+    details = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.actor_name} {self.action} {self.target}"
+
+
+class Heartbeat(models.Model):
+    """Last sign of life of a long-running part (``scheduler``, ``sender``)."""
+
+    name = models.CharField(max_length=50, primary_key=True)
+    beat_at = models.DateTimeField()
+    details = models.JSONField(default=dict, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} at {self.beat_at}"
+
+
+class ProcessLock(models.Model):
+    """A named lease so that runs of one job never overlap across processes."""
+
+    name = models.CharField(max_length=100, primary_key=True)
+    token = models.CharField(max_length=64)
+    expires_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"lock {self.name} until {self.expires_at}"
+
+
+class HourlyCount(models.Model):
+    """Outcomes per hour, kept by the sender (one upsert per chunk) so the
+    24-hour chart never scans the attempts table."""
+
+    hour = models.DateTimeField(primary_key=True)
+    sent = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    permanently_failed = models.PositiveIntegerField(default=0)
+    dead_lettered = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.hour:%Y-%m-%d %H}:00 sent={self.sent} failed={self.failed}"
+
+
+# The embedded queue's table
+
+
+class QueueMessage(models.Model):
+    """One message of the ``db`` queue backend. ``dead`` is its DLQ."""
+
+    queue = models.CharField(max_length=100)
+    body = models.TextField()
+    dead = models.BooleanField(default=False)
+    priority = models.SmallIntegerField(default=0)
+    visible_at = models.DateTimeField()
+    receive_count = models.PositiveIntegerField(default=0)
+    receipt = models.CharField(max_length=32, null=True, blank=True)  # noqa: DJ001 (NULL: not received)
+    created_at = models.DateTimeField(default=timezone.now)
+    dead_at = models.DateTimeField(null=True, blank=True)
+    dead_reason = models.TextField(blank=True, default="")
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["queue", "dead", "-priority", "visible_at", "id"], name="queue_claim"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.queue} #{self.pk}{' (dead)' if self.dead else ''}"

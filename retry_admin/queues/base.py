@@ -1,0 +1,123 @@
+"""The queue transport contract.
+
+Every transport (``db``, ``sqs``, ``azure``) implements this class; the
+services never touch a queue any other way. Methods take and return lists so
+each backend can batch as far as its service allows (``max_send_batch``,
+``max_receive``) and report a result per entry: one bad entry never fails the
+rest, and nothing is dropped without being reported.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+class QueueError(Exception):
+    """The queue could not do what was asked (unreachable, throttled, missing).
+
+    Services treat it as "try again later": nothing is marked as sent or
+    dropped because of it.
+    """
+
+
+class MessageTooLarge(QueueError):
+    pass
+
+
+@dataclass(frozen=True)
+class ReceivedMessage:
+    handle: str  # opaque receipt: what ack / release / dead_letter take
+    body: str
+    receive_count: int
+
+
+@dataclass(frozen=True)
+class SendResult:
+    ok: bool
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class QueueDepth:
+    visible: int
+    in_flight: int
+    delayed: int
+
+    @property
+    def total(self) -> int:
+        return self.visible + self.in_flight + self.delayed
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    id: str  # what dlq_move / dlq_purge take
+    body: str
+    receive_count: int
+    dead_at: datetime | None
+    reason: str = ""
+
+
+@dataclass
+class MoveResult:
+    moved: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+
+
+class QueueBackend:
+    name: str = ""
+    max_send_batch: int = 1
+    max_receive: int = 1
+    max_body_bytes: int = 256 * 1024
+    # True when send() writes through the caller's database transaction, so
+    # an enqueue and the status change that goes with it commit together.
+    transactional: bool = False
+
+    def send(
+        self, bodies: Sequence[str], *, delay_seconds: int = 0, priority: int = 0
+    ) -> list[SendResult]:
+        """Enqueue bodies; one result per body, in order."""
+        raise NotImplementedError
+
+    def receive(self, max_messages: int, *, visibility_timeout: int) -> list[ReceivedMessage]:
+        """Take up to ``max_messages`` out of sight for ``visibility_timeout`` s;
+        each receive raises the message's receive count."""
+        raise NotImplementedError
+
+    def ack(self, handles: Sequence[str]) -> None:
+        """Delete received messages: only after their outcome is committed."""
+        raise NotImplementedError
+
+    def release(self, handles: Sequence[str], *, delay_seconds: int = 0) -> None:
+        """Make received messages visible again after ``delay_seconds``."""
+        raise NotImplementedError
+
+    def dead_letter(self, handles: Sequence[str], *, reason: str) -> None:
+        """Move received messages to the dead-letter queue."""
+        raise NotImplementedError
+
+    def depth(self) -> QueueDepth:
+        raise NotImplementedError
+
+    def dlq_depth(self) -> int:
+        raise NotImplementedError
+
+    def dlq_peek(self, *, limit: int = 100, ids: Sequence[str] | None = None) -> list[DeadLetter]:
+        """Read DLQ messages without removing them (all, oldest first, or ``ids``)."""
+        raise NotImplementedError
+
+    def dlq_move(self, ids: Sequence[str]) -> MoveResult:
+        """Put DLQ messages back on the main queue; a message leaves the DLQ only
+        once it is on the main queue."""
+        raise NotImplementedError
+
+    def dlq_purge(self, ids: Sequence[str] | None = None) -> int:
+        """Delete DLQ messages (``ids``, or all); returns how many."""
+        raise NotImplementedError
+
+    def ensure(self) -> None:
+        """Create the queue and its DLQ if they do not exist."""
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        """Where this backend points, for pages and logs (no secrets)."""
+        return self.name

@@ -1,0 +1,187 @@
+"""The embedded queue: a table in the application's own database.
+
+Claims are one statement, ``UPDATE … WHERE id IN (SELECT … LIMIT n) RETURNING``,
+so two workers never receive the same message while it is invisible. On
+PostgreSQL the inner select takes ``FOR UPDATE SKIP LOCKED`` so concurrent
+workers claim disjoint rows without waiting on each other; SQLite runs one
+writer at a time, which makes the same statement atomic there.
+
+Sends write through the caller's transaction (``transactional``): a status
+change and the enqueue that goes with it commit together or not at all.
+"""
+
+import secrets
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import timedelta
+
+from django.db import connection, transaction
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from retry_admin.models import QueueMessage
+from retry_admin.queues.base import (
+    DeadLetter,
+    MoveResult,
+    QueueBackend,
+    QueueDepth,
+    QueueError,
+    ReceivedMessage,
+    SendResult,
+)
+
+_TABLE = QueueMessage._meta.db_table
+
+
+def _split(handles: Sequence[str]) -> dict[str, list[int]]:
+    """Group ``"<id>:<receipt>"`` handles by receipt."""
+    by_receipt: dict[str, list[int]] = defaultdict(list)
+    for handle in handles:
+        try:
+            pk, receipt = handle.split(":", 1)
+            by_receipt[receipt].append(int(pk))
+        except ValueError:
+            raise QueueError(f"Not a receipt handle of the db queue: {handle!r}") from None
+    return by_receipt
+
+
+class DatabaseQueue(QueueBackend):
+    name = "db"
+    max_send_batch = 1000
+    max_receive = 1000
+    max_body_bytes = 256 * 1024
+    transactional = True
+
+    def __init__(self, *, queue_name: str) -> None:
+        self.queue_name = queue_name
+
+    def describe(self) -> str:
+        return f"db queue {self.queue_name!r} ({connection.vendor})"
+
+    def _live(self):
+        return QueueMessage.objects.filter(queue=self.queue_name, dead=False)
+
+    def _dead(self):
+        return QueueMessage.objects.filter(queue=self.queue_name, dead=True)
+
+    # Main queue
+
+    def send(
+        self, bodies: Sequence[str], *, delay_seconds: int = 0, priority: int = 0
+    ) -> list[SendResult]:
+        now = timezone.now()
+        visible_at = now + timedelta(seconds=delay_seconds)
+        results: list[SendResult] = []
+        rows = []
+        for body in bodies:
+            if len(body.encode()) > self.max_body_bytes:
+                results.append(SendResult(False, f"body exceeds {self.max_body_bytes} bytes"))
+                continue
+            rows.append(
+                QueueMessage(
+                    queue=self.queue_name,
+                    body=body,
+                    visible_at=visible_at,
+                    priority=priority,
+                    created_at=now,
+                )
+            )
+            results.append(SendResult(True))
+        QueueMessage.objects.bulk_create(rows, batch_size=self.max_send_batch)
+        return results
+
+    def receive(self, max_messages: int, *, visibility_timeout: int) -> list[ReceivedMessage]:
+        now = timezone.now()
+        receipt = secrets.token_hex(8)
+        lock = " FOR UPDATE SKIP LOCKED" if connection.vendor == "postgresql" else ""
+        adapt = connection.ops.adapt_datetimefield_value
+        sql = (
+            f"UPDATE {_TABLE} SET receive_count = receive_count + 1, visible_at = %s, receipt = %s"
+            f" WHERE id IN (SELECT id FROM {_TABLE}"
+            f" WHERE queue = %s AND dead = %s AND visible_at <= %s"
+            f" ORDER BY priority DESC, visible_at, id LIMIT %s{lock})"
+            f" RETURNING id, body, receive_count"
+        )
+        params = [
+            adapt(now + timedelta(seconds=visibility_timeout)),
+            receipt,
+            self.queue_name,
+            False,
+            adapt(now),
+            min(max_messages, self.max_receive),
+        ]
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            rows = cursor.fetchall()
+        rows.sort(key=lambda row: row[0])
+        return [ReceivedMessage(f"{pk}:{receipt}", body, count) for pk, body, count in rows]
+
+    def ack(self, handles: Sequence[str]) -> None:
+        for receipt, ids in _split(handles).items():
+            QueueMessage.objects.filter(id__in=ids, receipt=receipt).delete()
+
+    def release(self, handles: Sequence[str], *, delay_seconds: int = 0) -> None:
+        visible_at = timezone.now() + timedelta(seconds=delay_seconds)
+        for receipt, ids in _split(handles).items():
+            QueueMessage.objects.filter(id__in=ids, receipt=receipt).update(
+                visible_at=visible_at, receipt=None
+            )
+
+    def dead_letter(self, handles: Sequence[str], *, reason: str) -> None:
+        now = timezone.now()
+        for receipt, ids in _split(handles).items():
+            QueueMessage.objects.filter(id__in=ids, receipt=receipt).update(
+                dead=True, dead_at=now, dead_reason=reason, receipt=None, visible_at=now
+            )
+
+    def depth(self) -> QueueDepth:
+        now = timezone.now()
+        counts = self._live().aggregate(
+            visible=Count("id", filter=Q(visible_at__lte=now)),
+            in_flight=Count("id", filter=Q(visible_at__gt=now, receipt__isnull=False)),
+            delayed=Count("id", filter=Q(visible_at__gt=now, receipt__isnull=True)),
+        )
+        return QueueDepth(**counts)
+
+    # Dead-letter queue
+
+    def dlq_depth(self) -> int:
+        return self._dead().count()
+
+    def dlq_peek(self, *, limit: int = 100, ids: Sequence[str] | None = None) -> list[DeadLetter]:
+        qs = self._dead().order_by("id")
+        if ids is not None:
+            qs = qs.filter(id__in=[int(i) for i in ids if str(i).isdigit()])
+        return [
+            DeadLetter(str(m.id), m.body, m.receive_count, m.dead_at, m.dead_reason)
+            for m in qs[:limit]
+        ]
+
+    def dlq_move(self, ids: Sequence[str]) -> MoveResult:
+        wanted = {str(i) for i in ids}
+        numeric = [int(i) for i in wanted if i.isdigit()]
+        with transaction.atomic():
+            claimed = self._dead().filter(id__in=numeric).select_for_update()
+            moved_ids = {str(pk) for pk in claimed.values_list("id", flat=True)}
+            QueueMessage.objects.filter(id__in=[int(i) for i in moved_ids]).update(
+                dead=False,
+                receive_count=0,
+                visible_at=timezone.now(),
+                receipt=None,
+                dead_at=None,
+                dead_reason="",
+            )
+        result = MoveResult(moved=sorted(moved_ids, key=int))
+        for missing in wanted - moved_ids:
+            result.failed[missing] = "not in the dead-letter queue"
+        return result
+
+    def dlq_purge(self, ids: Sequence[str] | None = None) -> int:
+        qs = self._dead()
+        if ids is not None:
+            qs = qs.filter(id__in=[int(i) for i in ids if str(i).isdigit()])
+        deleted, _ = qs.delete()
+        return deleted
+
+    def ensure(self) -> None:
+        """The table is created by migrations; nothing else to make."""

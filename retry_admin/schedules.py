@@ -1,0 +1,65 @@
+"""The django-q2 schedules, defined once (setup command, pages, health)."""
+
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.utils import timezone
+
+
+@dataclass(frozen=True)
+class ScheduleSpec:
+    name: str
+    func: str
+    minutes: int
+
+
+RETRY_CYCLE = "retry-cycle"
+
+
+def schedule_specs() -> list[ScheduleSpec]:
+    return [
+        ScheduleSpec("sender", "retry_admin.tasks.send_queued_messages", 1),
+        ScheduleSpec("dispatcher", "retry_admin.tasks.dispatch_outbox", 1),
+        ScheduleSpec("heartbeat", "retry_admin.tasks.scheduler_heartbeat", 1),
+        ScheduleSpec(
+            RETRY_CYCLE,
+            "retry_admin.tasks.run_retry_cycle",
+            max(1, round(settings.MESSAGE_RETRY_INTERVAL_HOURS * 60)),
+        ),
+        ScheduleSpec("cleanup", "retry_admin.tasks.cleanup_old_messages", 24 * 60),
+    ]
+
+
+def schedules_ensure() -> list[str]:
+    """Create or update the schedules; idempotent. Returns the names created."""
+    from django_q.models import Schedule
+
+    created = []
+    for spec in schedule_specs():
+        schedule, was_created = Schedule.objects.get_or_create(
+            name=spec.name,
+            defaults={
+                "func": spec.func,
+                "schedule_type": Schedule.MINUTES,
+                "minutes": spec.minutes,
+                "repeats": -1,
+                "next_run": timezone.now(),
+            },
+        )
+        if was_created:
+            created.append(spec.name)
+        elif (schedule.func, schedule.minutes, schedule.schedule_type) != (
+            spec.func,
+            spec.minutes,
+            Schedule.MINUTES,
+        ):
+            schedule.func, schedule.minutes = spec.func, spec.minutes
+            schedule.schedule_type, schedule.repeats = Schedule.MINUTES, -1
+            schedule.save()
+    return created
+
+
+def next_run(name: str):
+    from django_q.models import Schedule
+
+    return Schedule.objects.filter(name=name).values_list("next_run", flat=True).first()

@@ -1,0 +1,213 @@
+"""Creating batches: validate everything, write everything, then dispatch."""
+
+import unicodedata
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from retry_admin.channels.registry import CHANNELS
+from retry_admin.models import (
+    AuditEvent,
+    Batch,
+    MessageLog,
+    Template,
+    new_message_id,
+    template_placeholders,
+    validate_template_body,
+)
+from retry_admin.services.audit import audit_record
+from retry_admin.services.dispatch import dispatch_on_commit
+
+MAX_RECIPIENT_LENGTH = 320
+
+
+@dataclass(frozen=True)
+class LineError:
+    line: int  # 1-based; 0 for an error about the whole batch
+    message: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.message}" if self.line else self.message
+
+
+class BatchValidationError(Exception):
+    """The batch was refused; nothing was written. ``errors`` says why, per line."""
+
+    def __init__(self, errors: list[LineError]) -> None:
+        self.errors = errors
+        shown = "; ".join(str(e) for e in errors[:5])
+        more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
+        super().__init__(f"Batch refused: {shown}{more}")
+
+
+@dataclass(frozen=True)
+class RecipientRow:
+    line: int
+    recipient: str
+    context: Mapping[str, object] = field(default_factory=dict)
+
+
+@dataclass
+class BatchCreateResult:
+    batch: Batch
+    created: bool
+    duplicates_removed: int = 0
+
+
+def _recipient_problem(value: str) -> str | None:
+    if not value:
+        return "recipient is empty"
+    if len(value) > MAX_RECIPIENT_LENGTH:
+        return f"recipient is longer than {MAX_RECIPIENT_LENGTH} characters"
+    if any(unicodedata.category(ch) == "Cc" for ch in value):
+        return "recipient contains control characters"
+    return None
+
+
+def _context_problem(context: object) -> str | None:
+    if not isinstance(context, Mapping):
+        return "context must be an object of column → value"
+    for key, value in context.items():
+        if not isinstance(key, str) or not key:
+            return "context keys must be non-empty strings"
+        if value is not None and not isinstance(value, str | int | float | bool):
+            return f"value of {key!r} must be text or a number"
+    return None
+
+
+def validate_recipients(
+    rows: Iterable[RecipientRow], *, template_body: str
+) -> tuple[list[RecipientRow], int]:
+    """Check each line; returns (unique rows, duplicates removed) or raises
+    ``BatchValidationError`` listing every bad line."""
+    errors: list[LineError] = []
+    unique: list[RecipientRow] = []
+    seen: set[str] = set()
+    duplicates = 0
+    needed = template_placeholders(template_body) - {"recipient"}
+    missing_per_line: dict[str, list[int]] = {name: [] for name in needed}
+    for row in rows:
+        recipient = row.recipient.strip() if isinstance(row.recipient, str) else ""
+        problem = _recipient_problem(recipient) or _context_problem(row.context)
+        if problem:
+            errors.append(LineError(row.line, problem))
+            continue
+        for name in needed:
+            if name not in row.context:
+                missing_per_line[name].append(row.line)
+        key = recipient.casefold()
+        if key in seen:
+            duplicates += 1
+            continue
+        seen.add(key)
+        unique.append(RecipientRow(row.line, recipient, dict(row.context)))
+    total_lines = len(unique) + duplicates + len(errors)
+    for name, lines in sorted(missing_per_line.items()):
+        if not lines:
+            continue
+        if len(lines) >= total_lines - len(errors):
+            errors.insert(
+                0,
+                LineError(
+                    0,
+                    f"Unknown placeholder {{{{ {name} }}}}: the recipients have no {name!r} column",
+                ),
+            )
+        else:
+            errors.extend(LineError(line, f"no value for placeholder {name!r}") for line in lines)
+    if not unique and not errors:
+        errors.append(LineError(0, "No recipients: add at least one"))
+    if len(unique) > settings.MAX_BATCH_RECIPIENTS:
+        errors.append(
+            LineError(0, f"Too many recipients: {len(unique)} > {settings.MAX_BATCH_RECIPIENTS}")
+        )
+    if errors:
+        errors.sort(key=lambda e: e.line)
+        raise BatchValidationError(errors)
+    return unique, duplicates
+
+
+def batch_create(
+    *,
+    name: str,
+    template: Template,
+    recipients: Iterable[RecipientRow],
+    channel: str | None = None,
+    user: AbstractBaseUser | None = None,
+    priority: int = 0,
+    idempotency_key: str | None = None,
+) -> BatchCreateResult:
+    """Create a batch and one pending log per unique recipient in one
+    transaction, then dispatch them once it commits.
+
+    With an ``idempotency_key`` already used, returns that batch instead."""
+    if idempotency_key:
+        existing = Batch.objects.filter(idempotency_key=idempotency_key).first()
+        if existing is not None:
+            return BatchCreateResult(existing, created=False)
+    channel = channel or settings.DEFAULT_CHANNEL
+    errors = []
+    if not name or not name.strip():
+        errors.append(LineError(0, "Batch name is required"))
+    if channel not in CHANNELS:
+        errors.append(
+            LineError(0, f"Unknown channel {channel!r}; known: {', '.join(sorted(CHANNELS))}")
+        )
+    if channel == "webhook" and not settings.WEBHOOK_URL:
+        errors.append(LineError(0, "The webhook channel needs WEBHOOK_URL to be set"))
+    try:
+        validate_template_body(template.body)
+    except ValidationError as exc:
+        errors.append(LineError(0, f"Template {template.name!r}: {exc.messages[0]}"))
+    if errors:
+        raise BatchValidationError(errors)
+    unique, duplicates = validate_recipients(recipients, template_body=template.body)
+
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            batch = Batch.objects.create(
+                name=name.strip()[:200],
+                template=template,
+                channel=channel,
+                priority=priority,
+                total=len(unique),
+                idempotency_key=idempotency_key or None,
+                created_by=user if user is not None and user.is_authenticated else None,
+            )
+            MessageLog.objects.bulk_create(
+                (
+                    MessageLog(
+                        id=new_message_id(),
+                        batch_id=batch.pk,
+                        recipient=row.recipient,
+                        context=row.context,
+                        created_at=now,
+                        updated_at=now,
+                    )
+                    for row in unique
+                ),
+                batch_size=2000,
+            )
+            if user is not None:
+                audit_record(
+                    user=user,
+                    action=AuditEvent.Action.BATCH_CREATE,
+                    target=f"batch {batch.pk}",
+                    count=len(unique),
+                    details={"name": batch.name, "channel": channel, "duplicates": duplicates},
+                )
+            dispatch_on_commit(batch_id=batch.pk)
+    except IntegrityError:
+        # Two requests with one idempotency key raced; the other one won.
+        if idempotency_key:
+            existing = Batch.objects.filter(idempotency_key=idempotency_key).first()
+            if existing is not None:
+                return BatchCreateResult(existing, created=False)
+        raise
+    return BatchCreateResult(batch, created=True, duplicates_removed=duplicates)

@@ -1,0 +1,186 @@
+"""The dead-letter queue: replay and purge.
+
+Replay puts a message back on the main queue and only then out of the DLQ
+(the backend's ``dlq_move`` guarantees that order); a body that is not our
+envelope, or points at no message log, stays in the DLQ and is reported.
+"""
+
+import logging
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+
+from retry_admin.envelope import InvalidEnvelope, decode
+from retry_admin.models import AuditEvent, MessageLog, Source, Status, error_signature
+from retry_admin.queues import QueueBackend, get_backend
+from retry_admin.queues.base import DeadLetter
+from retry_admin.services.audit import audit_record
+
+logger = logging.getLogger(__name__)
+
+PAGE = 500
+
+
+@dataclass
+class ReplayResult:
+    replayed: int = 0
+    unreadable: dict[str, str] = field(default_factory=dict)  # DLQ id -> why it stayed
+    failed: dict[str, str] = field(default_factory=dict)  # DLQ id -> move error
+
+    def add(self, other: "ReplayResult") -> None:
+        self.replayed += other.replayed
+        self.unreadable.update(other.unreadable)
+        self.failed.update(other.failed)
+
+
+def _readable(entries: Sequence[DeadLetter], result: ReplayResult) -> dict[str, uuid.UUID]:
+    """DLQ id -> message id for entries that are our envelopes for a known log."""
+    parsed: dict[str, uuid.UUID] = {}
+    for entry in entries:
+        try:
+            parsed[entry.id] = decode(entry.body).message_id
+        except InvalidEnvelope as exc:
+            result.unreadable[entry.id] = f"Not a Retry Admin envelope: {exc}"
+    known = set(MessageLog.objects.filter(id__in=parsed.values()).values_list("id", flat=True))
+    for dlq_id, message_id in list(parsed.items()):
+        if message_id not in known:
+            result.unreadable[dlq_id] = f"No message log with id {message_id}"
+            del parsed[dlq_id]
+    return parsed
+
+
+def _mark_replayed(message_ids: Sequence[uuid.UUID]) -> None:
+    now = timezone.now()
+    MessageLog.objects.filter(id__in=message_ids).exclude(status=Status.SENT).update(
+        status=Status.PENDING,
+        enqueue_source=Source.DLQ_REPLAY,
+        enqueued_at=now,
+        receive_count=0,
+        lease_token=None,
+        lease_expires_at=None,
+        updated_at=now,
+    )
+
+
+def _replay_entries(backend: QueueBackend, entries: Sequence[DeadLetter]) -> ReplayResult:
+    result = ReplayResult()
+    parsed = _readable(entries, result)
+    if not parsed:
+        return result
+    if backend.transactional:
+        # Queue and logs share the database: move, then mark exactly what moved,
+        # in one transaction, so the sender never sees one without the other.
+        with transaction.atomic():
+            moved = backend.dlq_move(list(parsed))
+            _mark_replayed([parsed[i] for i in moved.moved])
+    else:
+        # The log must say pending before its envelope can reach a sender, so
+        # mark first, then move, and put back whatever did not move.
+        _mark_replayed(list(parsed.values()))
+        moved = backend.dlq_move(list(parsed))
+        if moved.failed:
+            MessageLog.objects.filter(
+                id__in=[parsed[i] for i in moved.failed if i in parsed],
+                status=Status.PENDING,
+                enqueue_source=Source.DLQ_REPLAY,
+            ).update(status=Status.DEAD_LETTERED, updated_at=timezone.now())
+    result.replayed = len(moved.moved)
+    result.failed.update(moved.failed)
+    return result
+
+
+def dlq_replay(
+    *, ids: Sequence[str] | None, user: AbstractBaseUser | None, limit: int | None = None
+) -> ReplayResult:
+    """Replay the DLQ entries ``ids``, or all of them (up to ``limit``)."""
+    backend = get_backend()
+    result = ReplayResult()
+    if ids is not None:
+        for start in range(0, len(ids), PAGE):
+            entries = backend.dlq_peek(ids=ids[start : start + PAGE], limit=PAGE)
+            result.add(_replay_entries(backend, entries))
+    else:
+        while limit is None or result.replayed < limit:
+            size = PAGE if limit is None else min(PAGE, limit - result.replayed)
+            entries = [
+                e
+                for e in backend.dlq_peek(limit=size + len(result.unreadable) + len(result.failed))
+                if e.id not in result.unreadable and e.id not in result.failed
+            ][:size]
+            if not entries:
+                break
+            page = _replay_entries(backend, entries)
+            result.add(page)
+            if page.replayed == 0:
+                break
+    _audit_replay(user, result, "all" if ids is None else f"{len(ids)} entries")
+    return result
+
+
+def dlq_replay_messages(
+    *, message_ids: Sequence[uuid.UUID], user: AbstractBaseUser | None
+) -> ReplayResult:
+    """Replay the DLQ entries that carry these message ids."""
+    backend = get_backend()
+    wanted = set(message_ids)
+    found: list[str] = []
+    for entry in backend.dlq_peek(limit=backend.dlq_depth() or 1):
+        try:
+            if decode(entry.body).message_id in wanted:
+                found.append(entry.id)
+        except InvalidEnvelope:
+            continue
+    result = dlq_replay(ids=found, user=None) if found else ReplayResult()
+    if user is not None:
+        _audit_replay(user, result, f"{len(wanted)} messages")
+    return result
+
+
+def _audit_replay(user: AbstractBaseUser | None, result: ReplayResult, target: str) -> None:
+    if user is None:
+        return
+    audit_record(
+        user=user,
+        action=AuditEvent.Action.DLQ_REPLAY,
+        target=target,
+        count=result.replayed,
+        details={
+            "replayed": result.replayed,
+            "unreadable": len(result.unreadable),
+            "failed": len(result.failed),
+        },
+    )
+
+
+def dlq_purge(*, ids: Sequence[str] | None, user: AbstractBaseUser | None) -> int:
+    """Delete DLQ entries (``ids``, or all). Their messages become permanently
+    failed, with who purged them as the error, so the logs stay truthful."""
+    backend = get_backend()
+    who = user.get_username() if user is not None and user.is_authenticated else "system"
+    reason = f"Purged from the dead-letter queue by {who}"
+    now = timezone.now()
+    logs = MessageLog.objects.filter(status=Status.DEAD_LETTERED)
+    if ids is None:
+        purged = backend.dlq_purge(None)
+    else:
+        message_ids = _readable(backend.dlq_peek(ids=ids, limit=len(ids)), ReplayResult())
+        purged = backend.dlq_purge(ids)
+        logs = logs.filter(id__in=list(message_ids.values()))
+    logs.update(
+        status=Status.PERMANENTLY_FAILED,
+        last_error=reason,
+        error_signature=error_signature(reason),
+        updated_at=now,
+    )
+    audit_record(
+        user=user,
+        action=AuditEvent.Action.DLQ_PURGE,
+        target="all" if ids is None else f"{len(ids)} entries",
+        count=purged,
+    )
+    logger.warning("%s purged %d DLQ entries", who, purged)
+    return purged

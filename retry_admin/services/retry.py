@@ -1,0 +1,287 @@
+"""Retrying failed messages: the scheduled cycle and the one-click retry.
+
+The cycle follows the seed rules of DESIGN.md exactly:
+
+* eligible: status ``failed``, ``retry_count < MAX_MESSAGE_RETRY_COUNT``,
+  ``updated_at <= now - MESSAGE_RETRY_AFTER_HOURS`` (and ``next_retry_at <=
+  now`` with exponential backoff), in a batch whose template still exists;
+* max reached, or batch / template gone: ``permanently_failed``;
+* invalid data (no recipient, context not an object): skipped and logged;
+* the payload is regenerated from batch + template and enqueued in the
+  backend's batch size; enqueued: ``pending``, ``retry_count + 1``; not
+  enqueued: ``retry_count + 1``, stays ``failed`` (``permanently_failed`` at the
+  max); queue unavailable: logged, the rest waits for the next cycle;
+* one ``RetryRun`` row per cycle; ``dry_run`` changes nothing.
+
+Messages are claimed chunk by chunk with a guarded update (``FOR UPDATE SKIP
+LOCKED`` on PostgreSQL), and the whole cycle runs under a lock, so two cycles
+started at once never requeue a message twice.
+"""
+
+import logging
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import connection, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from retry_admin.locks import held_lock
+from retry_admin.models import AuditEvent, MessageLog, RetryRun, Source, Status
+from retry_admin.services.audit import audit_record
+from retry_admin.services.backoff import next_retry_at
+from retry_admin.services.dispatch import dispatch
+from retry_admin.services.dlq import dlq_replay_messages
+
+logger = logging.getLogger(__name__)
+
+CHUNK = 1000
+CYCLE_LOCK = "retry-cycle"
+BATCH_OR_TEMPLATE_GONE = "Batch or template no longer exists"
+
+
+class RetryCycleBusy(Exception):
+    """Another retry cycle is running; this one did nothing."""
+
+
+def _invalid_reason(recipient: str, context: object) -> str | None:
+    if not recipient or not recipient.strip():
+        return "no recipient"
+    if not isinstance(context, dict):
+        return "context is not an object"
+    return None
+
+
+def _sweep_permanent(now) -> int:
+    """Failed messages that can never be retried become permanently failed."""
+    gone = MessageLog.objects.filter(status=Status.FAILED).filter(
+        Q(batch__isnull=True) | Q(batch__template__isnull=True)
+    )
+    swept = MessageLog.objects.filter(id__in=gone.values("id")).update(
+        status=Status.PERMANENTLY_FAILED,
+        last_error=BATCH_OR_TEMPLATE_GONE,
+        error_signature=BATCH_OR_TEMPLATE_GONE,
+        next_retry_at=None,
+        updated_at=now,
+    )
+    swept += MessageLog.objects.filter(
+        status=Status.FAILED, retry_count__gte=settings.MAX_MESSAGE_RETRY_COUNT
+    ).update(status=Status.PERMANENTLY_FAILED, next_retry_at=None, updated_at=now)
+    return swept
+
+
+def _claim_chunk(now, after: uuid.UUID | None, limit: int) -> tuple[list[tuple], list[uuid.UUID]]:
+    """Select the next eligible chunk and flip the valid ones to pending.
+    Returns (rows looked at, ids claimed)."""
+    with transaction.atomic():
+        qs = MessageLog.objects.eligible_for_retry(now)
+        if after is not None:
+            qs = qs.filter(id__gt=after)
+        if connection.vendor == "postgresql":
+            qs = qs.select_for_update(skip_locked=True, of=("self",))
+        rows = list(qs.order_by("id").values_list("id", "recipient", "context")[:limit])
+        valid = []
+        for pk, recipient, context in rows:
+            reason = _invalid_reason(recipient, context)
+            if reason:
+                logger.warning("Retry cycle skipped message %s: %s", pk, reason)
+            else:
+                valid.append(pk)
+        claimed = MessageLog.objects.filter(id__in=valid, status=Status.FAILED).update(
+            status=Status.PENDING,
+            retry_count=F("retry_count") + 1,
+            enqueue_source=Source.RETRY,
+            enqueued_at=None,
+            next_retry_at=None,
+            updated_at=now,
+        )
+        if claimed != len(valid):  # cannot happen under the row locks; never requeue blindly
+            raise RuntimeError(f"claimed {claimed} of {len(valid)} locked rows")
+    return rows, valid
+
+
+def _fail_unqueued(ids: Sequence[uuid.UUID], error: str) -> tuple[int, int]:
+    """Seed rule for a failed enqueue: retry_count stays +1, status back to
+    failed, or permanently failed at the max. Returns (still failed, permanent)."""
+    now = timezone.now()
+    base = MessageLog.objects.filter(id__in=ids, status=Status.PENDING, enqueued_at__isnull=True)
+    permanent = base.filter(retry_count__gte=settings.MAX_MESSAGE_RETRY_COUNT).update(
+        status=Status.PERMANENTLY_FAILED, last_error=error, updated_at=now
+    )
+    still = base.update(
+        status=Status.FAILED,
+        last_error=error,
+        next_retry_at=None,
+        updated_at=now,
+    )
+    if settings.RETRY_BACKOFF == "exponential":
+        rows = list(MessageLog.objects.filter(id__in=ids, status=Status.FAILED).only("retry_count"))
+        for log in rows:
+            log.next_retry_at = next_retry_at(retry_count=log.retry_count, now=now)
+        MessageLog.objects.bulk_update(rows, ["next_retry_at"], batch_size=500)
+    return still, permanent
+
+
+def _plan(now) -> RetryRun:
+    """What a cycle would do now, without doing it."""
+    eligible = MessageLog.objects.eligible_for_retry(now)
+    invalid = sum(
+        1
+        for recipient, context in eligible.values_list("recipient", "context").iterator(2000)
+        if _invalid_reason(recipient, context)
+    )
+    selected = eligible.count()
+    limit = settings.RETRY_CYCLE_LIMIT or None
+    requeue = selected - invalid if limit is None else min(limit, selected - invalid)
+    return RetryRun(
+        dry_run=True,
+        started_at=now,
+        finished_at=timezone.now(),
+        selected=selected,
+        requeued=requeue,
+        skipped=invalid,
+        permanently_failed=MessageLog.objects.out_of_retries().count(),
+    )
+
+
+def retry_cycle_run(
+    *, trigger: str, user: AbstractBaseUser | None = None, dry_run: bool = False
+) -> RetryRun:
+    """Run one retry cycle now (see the module docstring for the rules).
+
+    Raises ``RetryCycleBusy`` if another cycle holds the lock."""
+    now = timezone.now()
+    actor = user if user is not None and user.is_authenticated else None
+    if dry_run:
+        plan = _plan(now)
+        plan.trigger, plan.actor = trigger, actor
+        return plan
+    with held_lock(CYCLE_LOCK, ttl_seconds=3600) as token:
+        if token is None:
+            raise RetryCycleBusy("Another retry cycle is running")
+        run = RetryRun.objects.create(trigger=trigger, actor=actor, started_at=now)
+        if actor is not None:
+            audit_record(user=actor, action=AuditEvent.Action.RETRY_CYCLE, target=f"run {run.pk}")
+        try:
+            _run_cycle(run, now)
+        except Exception as exc:
+            run.error = f"{exc.__class__.__name__}: {exc}"
+            logger.exception("Retry cycle %s failed", run.pk)
+            raise
+        finally:
+            run.finished_at = timezone.now()
+            run.save()
+        logger.info(
+            "Retry cycle %s: selected=%d requeued=%d still_failed=%d permanently_failed=%d "
+            "skipped=%d in %.2f s",
+            run.pk,
+            run.selected,
+            run.requeued,
+            run.still_failed,
+            run.permanently_failed,
+            run.skipped,
+            run.duration_seconds or 0,
+        )
+        return run
+
+
+def _run_cycle(run: RetryRun, now) -> None:
+    run.permanently_failed += _sweep_permanent(now)
+    remaining = settings.RETRY_CYCLE_LIMIT or None
+    after = None
+    while remaining is None or remaining > 0:
+        size = CHUNK if remaining is None else min(CHUNK, remaining)
+        rows, claimed = _claim_chunk(now, after, size)
+        if not rows:
+            break
+        after = rows[-1][0]
+        run.selected += len(rows)
+        run.skipped += len(rows) - len(claimed)
+        if remaining is not None:
+            remaining -= len(claimed)
+        if not claimed:
+            continue
+        result = dispatch(message_ids=claimed)
+        run.requeued += result.enqueued
+        if result.failed_ids:
+            still, permanent = _fail_unqueued(result.failed_ids, result.error or "Enqueue failed")
+            run.still_failed += still
+            run.permanently_failed += permanent
+        if result.error:
+            run.error = f"Queue unavailable: {result.error}"
+            logger.warning("Retry cycle %s stopped: queue unavailable (%s)", run.pk, result.error)
+            break
+
+
+# Manual retry
+
+
+@dataclass
+class ManualRetryResult:
+    requeued: int = 0
+    already_queued: int = 0
+    not_retryable: int = 0
+    dlq_replayed: int = 0
+
+
+RETRYABLE = (Status.FAILED, Status.PERMANENTLY_FAILED)
+
+
+def message_retry(
+    *, message_ids: Sequence[uuid.UUID], user: AbstractBaseUser | None
+) -> ManualRetryResult:
+    """Retry messages now, one click. Failed and permanently failed messages
+    are requeued once each (a double click finds them pending and does
+    nothing); dead-lettered ones are replayed from the DLQ. Audited."""
+    ids = list(dict.fromkeys(message_ids))
+    result = ManualRetryResult()
+    now = timezone.now()
+    claimed: list[uuid.UUID] = []
+    dead: list[uuid.UUID] = []
+    for start in range(0, len(ids), CHUNK):
+        part = ids[start : start + CHUNK]
+        with transaction.atomic():
+            statuses = dict(
+                MessageLog.objects.filter(id__in=part)
+                .select_for_update()
+                .values_list("id", "status")
+            )
+            ready = [pk for pk in part if statuses.get(pk) in RETRYABLE]
+            MessageLog.objects.filter(id__in=ready).update(
+                status=Status.PENDING,
+                enqueue_source=Source.MANUAL,
+                enqueued_at=None,
+                next_retry_at=None,
+                updated_at=now,
+            )
+        claimed.extend(ready)
+        dead.extend(pk for pk in part if statuses.get(pk) == Status.DEAD_LETTERED)
+        result.already_queued += sum(1 for pk in part if statuses.get(pk) == Status.PENDING)
+        result.not_retryable += sum(
+            1
+            for pk in part
+            if statuses.get(pk) not in (*RETRYABLE, Status.PENDING, Status.DEAD_LETTERED)
+        )
+    result.requeued = len(claimed)
+    if claimed:
+        # A queue outage leaves them pending in the outbox: the dispatcher sends them later.
+        dispatch(message_ids=claimed)
+    if dead:
+        result.dlq_replayed = dlq_replay_messages(message_ids=dead, user=None).replayed
+    audit_record(
+        user=user,
+        action=AuditEvent.Action.MESSAGE_RETRY,
+        target=str(ids[0]) if len(ids) == 1 else f"{len(ids)} messages",
+        count=result.requeued + result.dlq_replayed,
+        details={
+            "requested": len(ids),
+            "requeued": result.requeued,
+            "dlq_replayed": result.dlq_replayed,
+            "already_queued": result.already_queued,
+            "not_retryable": result.not_retryable,
+        },
+    )
+    return result

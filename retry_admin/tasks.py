@@ -1,0 +1,58 @@
+"""django-q2 entry points: each calls one service, nothing else."""
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+
+from retry_admin.locks import held_lock
+from retry_admin.models import RetryRun
+from retry_admin.services.cleanup import cleanup_run
+from retry_admin.services.dispatch import dispatch
+from retry_admin.services.health import heartbeat
+from retry_admin.services.retry import RetryCycleBusy, retry_cycle_run
+from retry_admin.services.sender import sender_drain
+
+logger = logging.getLogger(__name__)
+
+SENDER_RUN_SECONDS = 50
+
+
+def send_queued_messages() -> dict:
+    """Every minute: drain the queue for up to ~50 s, polling every
+    SENDER_POLL_SECONDS. The lock stops two runs overlapping."""
+    with held_lock("sender-schedule", ttl_seconds=SENDER_RUN_SECONDS + 30) as token:
+        if token is None:
+            return {"skipped": "another sender run is active"}
+        return vars(sender_drain(seconds=SENDER_RUN_SECONDS))
+
+
+def dispatch_outbox() -> dict:
+    """Every minute: enqueue pending logs that never reached the queue
+    (queue was down). The grace period leaves fresh ones to their own
+    after-commit dispatch."""
+    with held_lock("dispatcher", ttl_seconds=300) as token:
+        if token is None:
+            return {"skipped": "another dispatcher run is active"}
+        result = dispatch(older_than=timezone.now() - timedelta(seconds=60))
+        return {"enqueued": result.enqueued, "error": result.error}
+
+
+def run_retry_cycle(trigger: str = RetryRun.Trigger.SCHEDULE, user_id: int | None = None) -> dict:
+    user = get_user_model().objects.filter(pk=user_id).first() if user_id else None
+    try:
+        run = retry_cycle_run(trigger=trigger, user=user)
+    except RetryCycleBusy as exc:
+        logger.info("%s", exc)
+        return {"skipped": str(exc)}
+    return {"run": run.pk, "requeued": run.requeued, "selected": run.selected}
+
+
+def cleanup_old_messages() -> dict:
+    return {"deleted": cleanup_run(days=settings.RETENTION_DAYS)}
+
+
+def scheduler_heartbeat() -> None:
+    heartbeat("scheduler")

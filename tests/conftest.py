@@ -1,0 +1,113 @@
+import os
+
+import pytest
+from django.contrib.auth.models import Group
+
+from retry_admin.channels import reset_channels
+from retry_admin.models import Batch, MessageLog, Status, Template
+from retry_admin.queues import reset_backends
+from retry_admin.roles import SUPER_ADMIN, SYSTEM_ADMIN, ensure_groups
+from retry_admin.services.batches import RecipientRow, batch_create
+
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
+def pytest_collection_modifyitems(config, items):
+    """PostgreSQL-only tests run when DATABASE_URL points at PostgreSQL; on the
+    SQLite run they are deselected (CI runs the suite on both)."""
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        return
+    kept, dropped = [], []
+    for item in items:
+        (dropped if item.get_closest_marker("postgres") else kept).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+
+
+@pytest.fixture(autouse=True)
+def _fast_channels(settings):
+    """Tests get a simulated channel without latency unless they ask for it."""
+    settings.SIMULATED_LATENCY_MS = 0
+    reset_channels()
+    reset_backends()
+    yield
+    reset_channels()
+    reset_backends()
+
+
+def _user(django_user_model, username, group=None, **extra):
+    user = django_user_model.objects.create_user(
+        username=username, password="pw-" + username, is_staff=True, **extra
+    )
+    if group:
+        ensure_groups()
+        user.groups.add(Group.objects.get(name=group))
+    return user
+
+
+@pytest.fixture
+def super_admin(db, django_user_model):
+    return _user(django_user_model, "super", SUPER_ADMIN)
+
+
+@pytest.fixture
+def system_admin(db, django_user_model):
+    return _user(django_user_model, "sysadmin", SYSTEM_ADMIN)
+
+
+@pytest.fixture
+def viewer(db, django_user_model):
+    return _user(django_user_model, "viewer")
+
+
+@pytest.fixture
+def template(db):
+    return Template.objects.create(name="Greeting", body="Hello {{ name }}!")
+
+
+def make_rows(count: int, *, prefix: str = "user") -> list[RecipientRow]:
+    return [
+        RecipientRow(line=i + 1, recipient=f"{prefix}{i}@example.com", context={"name": f"N{i}"})
+        for i in range(count)
+    ]
+
+
+@pytest.fixture
+def make_batch(template, django_capture_on_commit_callbacks):
+    """Create a batch through the service and run its after-commit dispatch."""
+
+    def make(count: int = 5, *, channel: str = "log", **kwargs) -> Batch:
+        with django_capture_on_commit_callbacks(execute=True):
+            result = batch_create(
+                name=kwargs.pop("name", "Test batch"),
+                template=kwargs.pop("template", template),
+                recipients=kwargs.pop("recipients", None) or make_rows(count),
+                channel=channel,
+                **kwargs,
+            )
+        return result.batch
+
+    return make
+
+
+@pytest.fixture
+def batch_with_failures(make_batch):
+    """A batch whose 4 messages are failed, long enough ago to be retried."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    batch = make_batch(4)
+    MessageLog.objects.filter(batch=batch).update(
+        status=Status.FAILED,
+        last_error="Upstream gateway timeout after 30 ms",
+        updated_at=timezone.now() - timedelta(hours=3),
+        enqueued_at=timezone.now() - timedelta(hours=3),
+    )
+    from retry_admin.models import QueueMessage
+
+    QueueMessage.objects.all().delete()
+    return batch

@@ -1,0 +1,159 @@
+import json
+import uuid
+
+import pytest
+
+from retry_admin.models import DeliveryAttempt, HourlyCount, MessageLog, QueueMessage, Status
+from retry_admin.queues import get_backend
+from retry_admin.services.sender import sender_drain, sender_process_chunk
+
+pytestmark = pytest.mark.django_db
+
+
+def test_it_delivers_a_batch_end_to_end(make_batch):
+    batch = make_batch(25)
+    report = sender_drain(until_empty=True)
+    assert report.sent == 25
+    assert MessageLog.objects.filter(batch=batch, status=Status.SENT).count() == 25
+    assert DeliveryAttempt.objects.filter(outcome="sent").count() == 25
+    assert QueueMessage.objects.count() == 0
+    assert HourlyCount.objects.get().sent == 25
+
+
+def test_it_records_durations_and_sources(make_batch):
+    make_batch(2)
+    sender_drain(until_empty=True)
+    attempt = DeliveryAttempt.objects.first()
+    assert attempt.source == "queue"
+    assert attempt.number == 1
+    assert attempt.duration_ms >= 0
+
+
+def test_it_skips_a_duplicate_envelope_of_a_sent_message(make_batch):
+    make_batch(1)
+    log = MessageLog.objects.get()
+    body = QueueMessage.objects.get().body
+    get_backend().send([body])  # the transport delivers it twice
+    report = sender_drain(until_empty=True)
+    assert report.sent == 1
+    assert report.skipped == 1
+    assert DeliveryAttempt.objects.filter(message=log).count() == 1
+    assert QueueMessage.objects.count() == 0
+
+
+def test_it_sends_a_message_once_when_two_copies_arrive_in_one_chunk(make_batch):
+    make_batch(1)
+    get_backend().send([QueueMessage.objects.get().body])
+    report = sender_process_chunk()
+    assert (report.sent, report.skipped) == (1, 1)
+
+
+def test_it_dead_letters_a_body_that_is_not_our_envelope(make_batch, caplog):
+    get_backend().send(["this is not json", json.dumps({"v": 9})])
+    report = sender_drain(until_empty=True)
+    assert report.received == 2
+    dead = get_backend().dlq_peek()
+    assert {d.body for d in dead} == {"this is not json", '{"v": 9}'}
+    assert all("Not a Retry Admin envelope" in d.reason for d in dead)
+    assert "not our envelope" in caplog.text
+
+
+def test_it_dead_letters_an_envelope_for_an_unknown_message_id(db, caplog):
+    missing = uuid.uuid4()
+    body = json.dumps(
+        {
+            "v": 1,
+            "message_id": str(missing),
+            "batch_id": 1,
+            "recipient": "x",
+            "template_id": 1,
+            "attempt": 1,
+        }
+    )
+    get_backend().send([body])
+    sender_drain(until_empty=True)
+    [dead] = get_backend().dlq_peek()
+    assert dead.body == body
+    assert str(missing) in dead.reason
+    assert str(missing) in caplog.text
+
+
+def test_it_marks_transient_failures_failed_and_permanent_ones_permanently_failed(
+    make_batch, settings
+):
+    settings.SIMULATED_TRANSIENT_RATE = 0.5
+    settings.SIMULATED_PERMANENT_RATE = 0.25
+    make_batch(80, channel="simulated")
+    report = sender_drain(until_empty=True)
+    counts = {s: MessageLog.objects.filter(status=s).count() for s in Status.values}
+    assert counts[Status.SENT] == report.sent > 0
+    assert counts[Status.FAILED] == report.failed > 0
+    assert counts[Status.PERMANENTLY_FAILED] == report.permanently_failed > 0
+    failed = MessageLog.objects.filter(status=Status.FAILED).first()
+    assert failed.last_error and failed.error_signature
+    assert failed.attempt_count == 1 and failed.retry_count == 0
+
+
+def test_a_transient_failure_out_of_retries_is_permanent(make_batch, settings):
+    settings.SIMULATED_TRANSIENT_RATE = 1.0
+    settings.SIMULATED_PERMANENT_RATE = 0.0
+    make_batch(1, channel="simulated")
+    MessageLog.objects.update(retry_count=settings.MAX_MESSAGE_RETRY_COUNT)
+    sender_drain(until_empty=True)
+    assert MessageLog.objects.get().status == Status.PERMANENTLY_FAILED
+
+
+def test_it_dead_letters_after_too_many_receives(make_batch, settings):
+    settings.QUEUE_MAX_RECEIVES = 2
+    make_batch(1)
+    backend = get_backend()
+    for _ in range(2):  # two workers received it and died before recording anything
+        [msg] = backend.receive(10, visibility_timeout=30)
+        backend.release([msg.handle])
+    report = sender_drain(until_empty=True)
+    assert report.dead_lettered == 1
+    log = MessageLog.objects.get()
+    assert log.status == Status.DEAD_LETTERED
+    assert log.dead_letter_count == 1
+    assert "QUEUE_MAX_RECEIVES=2" in log.last_error
+    assert backend.dlq_depth() == 1
+    assert HourlyCount.objects.get().dead_lettered == 1
+
+
+def test_a_missing_template_is_a_permanent_failure(make_batch):
+    batch = make_batch(2)
+    batch.template.delete()
+    sender_drain(until_empty=True)
+    assert set(MessageLog.objects.values_list("status", flat=True)) == {Status.PERMANENTLY_FAILED}
+
+
+def test_a_channel_bug_is_recorded_as_transient_and_the_chunk_goes_on(make_batch, monkeypatch):
+    from retry_admin.channels.log import LogChannel
+
+    calls = []
+
+    def flaky(self, message):
+        calls.append(message.recipient)
+        if len(calls) == 1:
+            raise ZeroDivisionError("boom")
+
+    monkeypatch.setattr(LogChannel, "send", flaky)
+    make_batch(3)
+    report = sender_drain(until_empty=True)
+    assert (report.sent, report.failed) == (2, 1)
+    assert "ZeroDivisionError: boom" in MessageLog.objects.get(status=Status.FAILED).last_error
+
+
+def test_a_message_leased_by_another_worker_is_deferred_not_sent(make_batch):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    make_batch(1)
+    MessageLog.objects.update(
+        lease_token=uuid.uuid4(), lease_expires_at=timezone.now() + timedelta(seconds=60)
+    )
+    report = sender_process_chunk()
+    assert report.deferred == 1 and report.sent == 0
+    assert get_backend().depth().delayed == 1
+    assert MessageLog.objects.get().status == Status.PENDING
