@@ -1,5 +1,6 @@
 """Settings, read from the environment in this one place (see README's table)."""
 
+import re
 import secrets
 from pathlib import Path
 
@@ -45,6 +46,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI assets served locally, never from a CDN
     "django_q",
     "retry_admin",
 ]
@@ -90,6 +92,12 @@ try:
     }
 except Exception as exc:  # django-environ raises several types for a bad URL
     raise ImproperlyConfigured(f"DATABASE_URL is not a valid database URL: {exc}") from exc
+# django-environ only warns about a scheme it does not know (no ENGINE, or the
+# scheme itself as ENGINE), and Django would then fail without naming the variable.
+if DATABASES["default"].get("ENGINE") not in set(environ.Env.DB_SCHEMES.values()):
+    raise ImproperlyConfigured(
+        "DATABASE_URL has no known database scheme (postgres://, sqlite:///, mysql://, ...)"
+    )
 
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets pages read while the worker writes; IMMEDIATE takes the write lock
@@ -182,11 +190,17 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "retry_admin.api.errors.exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Retry Admin API",
     "DESCRIPTION": "Message batches, delivery with retry, and the dead-letter queue.",
     "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 LOG_LEVEL = env_choice("LOG_LEVEL", "INFO", ["DEBUG", "INFO", "WARNING", "ERROR"])
@@ -210,3 +224,43 @@ LOGGING = {
         "retry_admin.deliveries": {"handlers": ["deliveries"], "level": "INFO", "propagate": False},
     },
 }
+
+# Cloud transports and the Table Storage mirror (docs/backends.md)
+
+# Region for SQS when the queue URL does not name one (a local endpoint).
+AWS_REGION = env_str("AWS_REGION", env_str("AWS_DEFAULT_REGION"))
+# Long polling: how long one receive waits for a first message (0-20 s, SQS's range).
+SQS_WAIT_SECONDS = env_int("SQS_WAIT_SECONDS", 5, minimum=0, maximum=20)
+# DLQ replay pace on SQS and Azure, messages per second (0: no limit).
+DLQ_REPLAY_RATE = env_float("DLQ_REPLAY_RATE", 50, minimum=0)
+# base64 is what Azure Functions and the older SDKs read and write; text is raw XML text.
+AZURE_QUEUE_ENCODING = env_choice("AZURE_QUEUE_ENCODING", "base64", ["base64", "text"])
+if QUEUE_BACKEND == "azure":
+    if not AZURE_STORAGE_CONNECTION_STRING:
+        raise ImproperlyConfigured(
+            "QUEUE_BACKEND=azure needs AZURE_STORAGE_CONNECTION_STRING "
+            "(UseDevelopmentStorage=true for Azurite)"
+        )
+    if not re.fullmatch(r"[a-z0-9](?!.*--)[a-z0-9-]{1,54}[a-z0-9]", QUEUE_NAME):
+        raise ImproperlyConfigured(
+            "QUEUE_NAME must be 3-56 lowercase letters, digits and single hyphens for "
+            f"QUEUE_BACKEND=azure (its poison queue adds '-poison'), not {QUEUE_NAME!r}"
+        )
+# The mirror's storage account: its own connection string, or the queue's.
+AZURE_TABLES_CONNECTION_STRING = env_str("AZURE_TABLES_CONNECTION_STRING")
+# Prepended to the table names Batches and MessageLogs (letters and digits).
+AZURE_TABLES_PREFIX = env_str("AZURE_TABLES_PREFIX")
+if not re.fullmatch(r"([A-Za-z][A-Za-z0-9]{0,40})?", AZURE_TABLES_PREFIX):
+    raise ImproperlyConfigured(
+        f"AZURE_TABLES_PREFIX must be letters and digits, starting with a letter, "
+        f"not {AZURE_TABLES_PREFIX!r}"
+    )
+if AZURE_TABLES_MIRROR and not (AZURE_TABLES_CONNECTION_STRING or AZURE_STORAGE_CONNECTION_STRING):
+    raise ImproperlyConfigured(
+        "AZURE_TABLES_MIRROR=true needs AZURE_TABLES_CONNECTION_STRING or "
+        "AZURE_STORAGE_CONNECTION_STRING"
+    )
+# Rows changed this long before the watermark are mirrored again, to catch
+# transactions that committed after a later one was already mirrored.
+MIRROR_SAFETY_LAG_SECONDS = env_int("MIRROR_SAFETY_LAG_SECONDS", 120, minimum=0, maximum=86400)
+MIRROR_CHUNK_SIZE = env_int("MIRROR_CHUNK_SIZE", 1000, minimum=1, maximum=20000)

@@ -38,6 +38,11 @@ class Envelope:
         )
 
 
+def _is_int(value: object) -> bool:
+    # JSON true/false decode to bool, which Python counts as int: not ours.
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def decode(body: str) -> Envelope:
     try:
         data = json.loads(body)
@@ -45,7 +50,7 @@ def decode(body: str) -> Envelope:
         raise InvalidEnvelope(f"body is not JSON ({exc})") from None
     if not isinstance(data, dict):
         raise InvalidEnvelope("body is JSON but not an object")
-    if data.get("v") != VERSION:
+    if not _is_int(data.get("v")) or data["v"] != VERSION:
         raise InvalidEnvelope(f"unsupported envelope version {data.get('v')!r}")
     try:
         message_id = uuid.UUID(str(data["message_id"]))
@@ -56,11 +61,11 @@ def decode(body: str) -> Envelope:
         data.get("template_id"),
         data.get("attempt"),
     )
-    if batch_id is not None and not isinstance(batch_id, int):
+    if batch_id is not None and not _is_int(batch_id):
         raise InvalidEnvelope("batch_id must be an integer or null")
-    if template_id is not None and not isinstance(template_id, int):
+    if template_id is not None and not _is_int(template_id):
         raise InvalidEnvelope("template_id must be an integer or null")
-    if not isinstance(attempt, int) or attempt < 1:
+    if not _is_int(attempt) or attempt < 1:
         raise InvalidEnvelope("attempt must be a positive integer")
     recipient = data.get("recipient")
     if not isinstance(recipient, str):

@@ -19,7 +19,7 @@ def _groups(user: User) -> set[str]:
 
 def can_view(user: User) -> bool:
     """Any signed-in staff user (or role holder) sees everything, read-only."""
-    return bool(user.is_authenticated and (user.is_staff or can_act(user)))
+    return bool(user.is_authenticated and user.is_active and (user.is_staff or can_act(user)))
 
 
 def can_act(user: User) -> bool:

@@ -27,6 +27,8 @@ def schedule_specs() -> list[ScheduleSpec]:
             max(1, round(settings.MESSAGE_RETRY_INTERVAL_HOURS * 60)),
         ),
         ScheduleSpec("cleanup", "retry_admin.tasks.cleanup_old_messages", 24 * 60),
+        # A no-op unless AZURE_TABLES_MIRROR is on.
+        ScheduleSpec("table-mirror", "retry_admin.tasks.mirror_tables", 1),
     ]
 
 

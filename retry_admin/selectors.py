@@ -1,10 +1,16 @@
 """Reads for pages, API and commands: counts, rates, depth, series."""
 
+import math
+import uuid
+from dataclasses import dataclass
 from datetime import timedelta
 
-from django.db.models import Count, Q
+from django.core.exceptions import ValidationError
+from django.db.models import Count, Max, Min, OuterRef, Q, Subquery
 from django.utils import timezone
 
+from retry_admin.envelope import InvalidEnvelope, decode
+from retry_admin.filters import MessageFilter
 from retry_admin.models import DeliveryAttempt, HourlyCount, MessageLog, RetryRun, Status
 from retry_admin.queues import get_backend
 from retry_admin.schedules import RETRY_CYCLE, next_run
@@ -42,7 +48,7 @@ def attempt_durations() -> dict:
     )
     if not sample:
         return {"count": 0, "avg_ms": None, "p95_ms": None}
-    p95 = sample[min(len(sample) - 1, int(len(sample) * 0.95))]
+    p95 = sample[math.ceil(0.95 * len(sample)) - 1]  # nearest rank
     return {
         "count": len(sample),
         "avg_ms": round(sum(sample) / len(sample), 3),
@@ -101,3 +107,153 @@ def overview() -> dict:
         "hourly": hourly_series(),
         **retry_cycle_status(),
     }
+
+
+# Lists for pages and API
+
+
+@dataclass
+class MessagePage:
+    items: list[MessageLog]
+    next_cursor: str | None  # older messages: pass as ``after``
+    prev_cursor: str | None  # newer messages: pass as ``before``
+
+
+def _cursor(value: str | None) -> uuid.UUID | None:
+    if not value:
+        return None
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise ValidationError({"cursor": "Malformed page cursor"}) from None
+
+
+def message_page(
+    *,
+    filters: MessageFilter,
+    after: str | None = None,
+    before: str | None = None,
+    limit: int = 50,
+) -> MessagePage:
+    """Newest first, keyset-paginated on the (time-ordered) id: page N costs
+    the same as page 1 on a million rows."""
+    qs = filters.apply(MessageLog.objects.select_related("batch"))
+    after_id, before_id = _cursor(after), _cursor(before)
+    if before_id is not None:
+        rows = list(qs.filter(id__gt=before_id).order_by("id")[: limit + 1])
+        has_newer = len(rows) > limit
+        items = list(reversed(rows[:limit]))
+        has_older = True
+    else:
+        if after_id is not None:
+            qs = qs.filter(id__lt=after_id)
+        rows = list(qs.order_by("-id")[: limit + 1])
+        has_older = len(rows) > limit
+        items = rows[:limit]
+        has_newer = after_id is not None
+    return MessagePage(
+        items=items,
+        next_cursor=str(items[-1].id) if items and has_older else None,
+        prev_cursor=str(items[0].id) if items and has_newer else None,
+    )
+
+
+def failure_groups(*, status: str = Status.PERMANENTLY_FAILED, limit: int = 100) -> list[dict]:
+    """Failures grouped by error signature: count, first/last seen, a sample."""
+    failures = MessageLog.objects.filter(status=status)
+    newest = failures.filter(error_signature=OuterRef("error_signature")).order_by("-id")
+    groups = list(
+        failures.values("error_signature")
+        .annotate(
+            count=Count("id"),
+            first_seen=Min("updated_at"),
+            last_seen=Max("updated_at"),
+            sample_id=Subquery(newest.values("id")[:1]),
+        )
+        .order_by("-count", "error_signature")[:limit]
+    )
+    samples = MessageLog.objects.in_bulk([g["sample_id"] for g in groups])
+    for group in groups:
+        group["sample"] = samples.get(group["sample_id"])
+    return groups
+
+
+@dataclass
+class DLQEntry:
+    id: str
+    body: str
+    receive_count: int
+    dead_at: object
+    reason: str
+    message: MessageLog | None
+    readable: bool
+
+    @property
+    def poison_loop(self) -> bool:
+        """Back in the DLQ after a replay."""
+        return bool(self.message and self.message.dead_letter_count > 1)
+
+
+def dlq_entries(*, limit: int = 100) -> list[DLQEntry]:
+    """The DLQ's messages, oldest first, each with its log when the body is ours."""
+    entries = get_backend().dlq_peek(limit=limit)
+    message_ids = {}
+    for entry in entries:
+        try:
+            message_ids[entry.id] = decode(entry.body).message_id
+        except InvalidEnvelope:
+            continue
+    logs = MessageLog.objects.select_related("batch").in_bulk(list(message_ids.values()))
+    return [
+        DLQEntry(
+            id=entry.id,
+            body=entry.body,
+            receive_count=entry.receive_count,
+            dead_at=entry.dead_at,
+            reason=entry.reason,
+            message=logs.get(message_ids.get(entry.id)),
+            readable=entry.id in message_ids,
+        )
+        for entry in entries
+    ]
+
+
+def batch_progress(batch_ids: list[int]) -> dict[int, dict[str, int]]:
+    """Counts by status per batch, one grouped query for all of them."""
+    progress = {pk: {status: 0 for status in Status.values} for pk in batch_ids}
+    rows = (
+        MessageLog.objects.filter(batch_id__in=batch_ids)
+        .values("batch_id", "status")
+        .annotate(n=Count("id"))
+    )
+    for row in rows:
+        progress[row["batch_id"]][row["status"]] = row["n"]
+    return progress
+
+
+# Lookups for the API
+
+
+def message_status_stats() -> dict:
+    """Counts by status with the retry figures, and attempt durations."""
+    return {**status_counts(), "durations": attempt_durations()}
+
+
+def unknown_message_ids(ids: list[uuid.UUID]) -> list[uuid.UUID]:
+    """The ids that name no message, in the order given (so an action on a
+    list can be refused whole before anything is written)."""
+    known: set[uuid.UUID] = set()
+    for start in range(0, len(ids), 1000):
+        part = ids[start : start + 1000]
+        known.update(MessageLog.objects.filter(id__in=part).values_list("id", flat=True))
+    return [pk for pk in ids if pk not in known]
+
+
+def unknown_dlq_ids(ids: list[str]) -> list[str]:
+    """The ids that are not in the dead-letter queue, in the order given."""
+    backend = get_backend()
+    known: set[str] = set()
+    for start in range(0, len(ids), 500):
+        part = ids[start : start + 500]
+        known.update(entry.id for entry in backend.dlq_peek(ids=part, limit=len(part)))
+    return [entry_id for entry_id in ids if entry_id not in known]

@@ -11,7 +11,9 @@ from retry_admin.locks import held_lock
 from retry_admin.models import RetryRun
 from retry_admin.services.cleanup import cleanup_run
 from retry_admin.services.dispatch import dispatch
+from retry_admin.services.dlq import dlq_reconcile
 from retry_admin.services.health import heartbeat
+from retry_admin.services.mirror import mirror_run
 from retry_admin.services.retry import RetryCycleBusy, retry_cycle_run
 from retry_admin.services.sender import sender_drain
 
@@ -26,7 +28,9 @@ def send_queued_messages() -> dict:
     with held_lock("sender-schedule", ttl_seconds=SENDER_RUN_SECONDS + 30) as token:
         if token is None:
             return {"skipped": "another sender run is active"}
-        return vars(sender_drain(seconds=SENDER_RUN_SECONDS))
+        # Logs of messages the queue dead-lettered by itself (SQS redrive).
+        reconciled = dlq_reconcile()
+        return {**vars(sender_drain(seconds=SENDER_RUN_SECONDS)), "reconciled": reconciled}
 
 
 def dispatch_outbox() -> dict:
@@ -56,3 +60,15 @@ def cleanup_old_messages() -> dict:
 
 def scheduler_heartbeat() -> None:
     heartbeat("scheduler")
+
+
+def mirror_tables() -> dict:
+    """Every minute, when AZURE_TABLES_MIRROR is on: write changed batches and
+    logs through to Table Storage."""
+    if not settings.AZURE_TABLES_MIRROR:
+        return {"skipped": "AZURE_TABLES_MIRROR is off"}
+    with held_lock("table-mirror", ttl_seconds=600) as token:
+        if token is None:
+            return {"skipped": "another mirror run is active"}
+        report = mirror_run()
+        return {"written": report.written, "error": report.error}

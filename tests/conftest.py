@@ -28,6 +28,12 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    """The user fixtures hash a password; PBKDF2 costs most of a second each."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
 def _fast_channels(settings):
     """Tests get a simulated channel without latency unless they ask for it."""
     settings.SIMULATED_LATENCY_MS = 0

@@ -7,6 +7,7 @@ each backend can batch as far as its service allows (``max_send_batch``,
 rest, and nothing is dropped without being reported.
 """
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -71,6 +72,10 @@ class QueueBackend:
     # True when send() writes through the caller's database transaction, so
     # an enqueue and the status change that goes with it commit together.
     transactional: bool = False
+    # True when the queue service can move a message to the DLQ by itself (an
+    # SQS redrive policy): its log may still say pending, and
+    # services.dlq.dlq_reconcile catches up with it.
+    redrives: bool = False
 
     def send(
         self, bodies: Sequence[str], *, delay_seconds: int = 0, priority: int = 0
@@ -121,3 +126,20 @@ class QueueBackend:
     def describe(self) -> str:
         """Where this backend points, for pages and logs (no secrets)."""
         return self.name
+
+
+class RateLimit:
+    """Paces bulk work (a DLQ replay) to at most ``per_second`` items a second;
+    0 means no limit. Not thread-safe: one per operation."""
+
+    def __init__(self, per_second: float) -> None:
+        self.per_second = per_second
+        self._next = 0.0
+
+    def wait(self, items: int = 1) -> None:
+        if self.per_second <= 0:
+            return
+        now = time.monotonic()
+        if self._next > now:
+            time.sleep(self._next - now)
+        self._next = max(self._next, now) + items / self.per_second

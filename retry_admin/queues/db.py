@@ -19,7 +19,7 @@ from django.db import connection, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from retry_admin.models import QueueMessage
+from retry_admin.models import QueueMessage, insert_rows
 from retry_admin.queues.base import (
     DeadLetter,
     MoveResult,
@@ -77,17 +77,17 @@ class DatabaseQueue(QueueBackend):
             if len(body.encode()) > self.max_body_bytes:
                 results.append(SendResult(False, f"body exceeds {self.max_body_bytes} bytes"))
                 continue
-            rows.append(
-                QueueMessage(
-                    queue=self.queue_name,
-                    body=body,
-                    visible_at=visible_at,
-                    priority=priority,
-                    created_at=now,
-                )
-            )
+            rows.append((body,))
             results.append(SendResult(True))
-        QueueMessage.objects.bulk_create(rows, batch_size=self.max_send_batch)
+        insert_rows(
+            QueueMessage,
+            ["body"],
+            rows,
+            queue=self.queue_name,
+            visible_at=visible_at,
+            priority=priority,
+            created_at=now,
+        )
         return results
 
     def receive(self, max_messages: int, *, visibility_timeout: int) -> list[ReceivedMessage]:

@@ -7,4 +7,6 @@ embedded default runs without any cloud SDK configured.
 
 BACKENDS: dict[str, str] = {
     "db": "retry_admin.queues.db.DatabaseQueue",
+    "sqs": "retry_admin.queues.sqs.SQSQueue",
+    "azure": "retry_admin.queues.azure.AzureStorageQueue",
 }

@@ -16,6 +16,7 @@ from retry_admin.models import (
     Batch,
     MessageLog,
     Template,
+    insert_rows,
     new_message_id,
     template_placeholders,
     validate_template_body,
@@ -106,11 +107,12 @@ def validate_recipients(
             continue
         seen.add(key)
         unique.append(RecipientRow(row.line, recipient, dict(row.context)))
-    total_lines = len(unique) + duplicates + len(errors)
+    # Counted once: ``errors`` grows inside the loop below.
+    valid_lines = len(unique) + duplicates
     for name, lines in sorted(missing_per_line.items()):
         if not lines:
             continue
-        if len(lines) >= total_lines - len(errors):
+        if len(lines) >= valid_lines:
             errors.insert(
                 0,
                 LineError(
@@ -180,19 +182,13 @@ def batch_create(
                 idempotency_key=idempotency_key or None,
                 created_by=user if user is not None and user.is_authenticated else None,
             )
-            MessageLog.objects.bulk_create(
-                (
-                    MessageLog(
-                        id=new_message_id(),
-                        batch_id=batch.pk,
-                        recipient=row.recipient,
-                        context=row.context,
-                        created_at=now,
-                        updated_at=now,
-                    )
-                    for row in unique
-                ),
-                batch_size=2000,
+            insert_rows(
+                MessageLog,
+                ["id", "recipient", "context"],
+                ((new_message_id(), row.recipient, row.context) for row in unique),
+                batch_id=batch.pk,
+                created_at=now,
+                updated_at=now,
             )
             if user is not None:
                 audit_record(

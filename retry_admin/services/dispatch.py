@@ -27,8 +27,8 @@ CHUNK = 1000
 @dataclass
 class DispatchResult:
     enqueued: int = 0
-    failed_ids: list[uuid.UUID] = field(default_factory=list)
-    error: str = ""
+    failed: dict[uuid.UUID, str] = field(default_factory=dict)  # id -> why not enqueued
+    error: str = ""  # the queue error that stopped the dispatch, if any
 
 
 def dispatch(
@@ -40,7 +40,7 @@ def dispatch(
     """Enqueue outbox logs (all, or those of ``message_ids`` / ``batch_id``).
 
     Stops at the first ``QueueError``: the remaining logs stay in the outbox,
-    listed in ``failed_ids`` when they were asked for by id."""
+    listed in ``failed`` when they were asked for by id."""
     backend = get_backend()
     result = DispatchResult()
     base = MessageLog.objects.needing_dispatch(older_than=older_than)
@@ -77,26 +77,29 @@ def dispatch(
             continue
         last_id = rows[-1][0]
         try:
-            sent = _send_chunk(backend, rows)
+            sent, rejected = _send_chunk(backend, rows)
         except QueueError as exc:
             logger.warning("Queue unavailable; %d+ messages stay in the outbox: %s", len(rows), exc)
             result.error = str(exc)
-            result.failed_ids.extend(row[0] for row in rows)
+            unavailable = f"Queue unavailable: {exc}"
+            result.failed.update((row[0], unavailable) for row in rows)
             if id_chunks is not None:
                 for remaining in id_chunks[chunk_index:]:
-                    result.failed_ids.extend(remaining)
+                    result.failed.update((pk, unavailable) for pk in remaining)
             break
         result.enqueued += len(sent)
-        result.failed_ids.extend(row[0] for row in rows if row[0] not in sent)
+        result.failed.update(rejected)
     return result
 
 
-def _send_chunk(backend, rows: list[tuple]) -> set[uuid.UUID]:
-    """Send one chunk, grouped by priority; returns the ids that got on the queue."""
+def _send_chunk(backend, rows: list[tuple]) -> tuple[set[uuid.UUID], dict[uuid.UUID, str]]:
+    """Send one chunk, grouped by priority; returns (ids that got on the queue,
+    id -> the queue's reason for each one it refused)."""
     by_priority: dict[int, list[tuple]] = {}
     for row in rows:
         by_priority.setdefault(row[5] or 0, []).append(row)
     sent: set[uuid.UUID] = set()
+    rejected: dict[uuid.UUID, str] = {}
     for priority, group in sorted(by_priority.items(), reverse=True):
         bodies = [
             Envelope(msg_id, batch_id, recipient, template_id, attempts + 1).encode()
@@ -112,9 +115,10 @@ def _send_chunk(backend, rows: list[tuple]) -> set[uuid.UUID]:
             for row, outcome in zip(group, outcomes, strict=True):
                 if not outcome.ok:
                     logger.error("Message %s could not be enqueued: %s", row[0], outcome.error)
+                    rejected[row[0]] = f"Enqueue refused: {outcome.error}"
             _mark_enqueued(ok, timezone.now())
         sent.update(ok)
-    return sent
+    return sent, rejected
 
 
 def _mark_enqueued(ids: list[uuid.UUID], now: datetime) -> None:

@@ -19,6 +19,7 @@ from retry_admin.models import AuditEvent, MessageLog, Source, Status, error_sig
 from retry_admin.queues import QueueBackend, get_backend
 from retry_admin.queues.base import DeadLetter
 from retry_admin.services.audit import audit_record
+from retry_admin.services.events import actor_name, message_events_record
 
 logger = logging.getLogger(__name__)
 
@@ -66,7 +67,9 @@ def _mark_replayed(message_ids: Sequence[uuid.UUID]) -> None:
     )
 
 
-def _replay_entries(backend: QueueBackend, entries: Sequence[DeadLetter]) -> ReplayResult:
+def _replay_entries(
+    backend: QueueBackend, entries: Sequence[DeadLetter], actor: str = ""
+) -> ReplayResult:
     result = ReplayResult()
     parsed = _readable(entries, result)
     if not parsed:
@@ -88,6 +91,9 @@ def _replay_entries(backend: QueueBackend, entries: Sequence[DeadLetter]) -> Rep
                 status=Status.PENDING,
                 enqueue_source=Source.DLQ_REPLAY,
             ).update(status=Status.DEAD_LETTERED, updated_at=timezone.now())
+    message_events_record(
+        message_ids=[parsed[i] for i in moved.moved if i in parsed], kind="dlq_replay", actor=actor
+    )
     result.replayed = len(moved.moved)
     result.failed.update(moved.failed)
     return result
@@ -102,7 +108,7 @@ def dlq_replay(
     if ids is not None:
         for start in range(0, len(ids), PAGE):
             entries = backend.dlq_peek(ids=ids[start : start + PAGE], limit=PAGE)
-            result.add(_replay_entries(backend, entries))
+            result.add(_replay_entries(backend, entries, actor_name(user)))
     else:
         while limit is None or result.replayed < limit:
             size = PAGE if limit is None else min(PAGE, limit - result.replayed)
@@ -113,7 +119,7 @@ def dlq_replay(
             ][:size]
             if not entries:
                 break
-            page = _replay_entries(backend, entries)
+            page = _replay_entries(backend, entries, actor_name(user))
             result.add(page)
             if page.replayed == 0:
                 break
@@ -170,12 +176,14 @@ def dlq_purge(*, ids: Sequence[str] | None, user: AbstractBaseUser | None) -> in
         message_ids = _readable(backend.dlq_peek(ids=ids, limit=len(ids)), ReplayResult())
         purged = backend.dlq_purge(ids)
         logs = logs.filter(id__in=list(message_ids.values()))
+    purged_ids = list(logs.values_list("id", flat=True))
     logs.update(
         status=Status.PERMANENTLY_FAILED,
         last_error=reason,
         error_signature=error_signature(reason),
         updated_at=now,
     )
+    message_events_record(message_ids=purged_ids, kind="dlq_purge", actor=who)
     audit_record(
         user=user,
         action=AuditEvent.Action.DLQ_PURGE,
@@ -184,3 +192,55 @@ def dlq_purge(*, ids: Sequence[str] | None, user: AbstractBaseUser | None) -> in
     )
     logger.warning("%s purged %d DLQ entries", who, purged)
     return purged
+
+
+# Reconciling with a queue that dead-letters by itself
+
+RECONCILE_GRACE_SECONDS = 300
+REDRIVEN = "Moved to the dead-letter queue by the queue's redrive policy"
+
+
+def dlq_reconcile(*, grace_seconds: float = RECONCILE_GRACE_SECONDS, limit: int = 1000) -> int:
+    """Mark ``dead_lettered`` the pending logs whose envelope the queue service
+    moved to the DLQ by itself (the SQS redrive policy, the safety net behind
+    the sender's own dead-lettering). Returns how many logs changed.
+
+    Only logs unchanged for ``grace_seconds`` are touched: a replay marks its
+    logs pending a moment before it moves their envelopes out of the DLQ. An
+    unavailable queue is logged and left for the next run."""
+    from retry_admin.queues import QueueError
+    from retry_admin.services.sender import _count_hourly
+
+    backend = get_backend()
+    if not backend.redrives:
+        return 0
+    try:
+        if backend.dlq_depth() == 0:
+            return 0
+        entries = backend.dlq_peek(limit=limit)
+    except QueueError as exc:
+        logger.warning("DLQ reconcile skipped, queue unavailable: %s", exc)
+        return 0
+    message_ids = set(_readable(entries, ReplayResult()).values())
+    if not message_ids:
+        return 0
+    now = timezone.now()
+    with transaction.atomic():
+        stale = list(
+            MessageLog.objects.filter(
+                id__in=message_ids,
+                status=Status.PENDING,
+                updated_at__lte=now - timezone.timedelta(seconds=grace_seconds),
+            ).values_list("id", flat=True)
+        )
+        changed = MessageLog.objects.filter(id__in=stale).mark_dead_lettered(now, REDRIVEN)
+        message_events_record(
+            message_ids=stale, kind="dead_lettered", actor="queue", detail=REDRIVEN
+        )
+        if changed:
+            _count_hourly(dead_lettered=changed)
+    if changed:
+        logger.warning(
+            "%d message(s) found in the DLQ while pending: marked dead-lettered", changed
+        )
+    return changed

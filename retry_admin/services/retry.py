@@ -30,11 +30,19 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from retry_admin.locks import held_lock
-from retry_admin.models import AuditEvent, MessageLog, RetryRun, Source, Status
+from retry_admin.models import (
+    AuditEvent,
+    MessageLog,
+    RetryRun,
+    Source,
+    Status,
+    error_signature,
+)
 from retry_admin.services.audit import audit_record
 from retry_admin.services.backoff import next_retry_at
 from retry_admin.services.dispatch import dispatch
 from retry_admin.services.dlq import dlq_replay_messages
+from retry_admin.services.events import actor_name, message_events_record
 
 logger = logging.getLogger(__name__)
 
@@ -96,7 +104,7 @@ def _claim_chunk(now, after: uuid.UUID | None, limit: int) -> tuple[list[tuple],
             enqueue_source=Source.RETRY,
             enqueued_at=None,
             next_retry_at=None,
-            updated_at=now,
+            updated_at=timezone.now(),  # claim time: the outbox grace period counts from it
         )
         if claimed != len(valid):  # cannot happen under the row locks; never requeue blindly
             raise RuntimeError(f"claimed {claimed} of {len(valid)} locked rows")
@@ -108,12 +116,17 @@ def _fail_unqueued(ids: Sequence[uuid.UUID], error: str) -> tuple[int, int]:
     failed, or permanently failed at the max. Returns (still failed, permanent)."""
     now = timezone.now()
     base = MessageLog.objects.filter(id__in=ids, status=Status.PENDING, enqueued_at__isnull=True)
+    signature = error_signature(error)
     permanent = base.filter(retry_count__gte=settings.MAX_MESSAGE_RETRY_COUNT).update(
-        status=Status.PERMANENTLY_FAILED, last_error=error, updated_at=now
+        status=Status.PERMANENTLY_FAILED,
+        last_error=error,
+        error_signature=signature,
+        updated_at=now,
     )
     still = base.update(
         status=Status.FAILED,
         last_error=error,
+        error_signature=signature,
         next_retry_at=None,
         updated_at=now,
     )
@@ -204,10 +217,16 @@ def _run_cycle(run: RetryRun, now) -> None:
             remaining -= len(claimed)
         if not claimed:
             continue
+        message_events_record(
+            message_ids=claimed, kind="retry_cycle", actor="system", detail=f"retry run {run.pk}"
+        )
         result = dispatch(message_ids=claimed)
         run.requeued += result.enqueued
-        if result.failed_ids:
-            still, permanent = _fail_unqueued(result.failed_ids, result.error or "Enqueue failed")
+        by_reason: dict[str, list[uuid.UUID]] = {}
+        for pk, reason in result.failed.items():
+            by_reason.setdefault(reason, []).append(pk)
+        for reason, ids in by_reason.items():
+            still, permanent = _fail_unqueued(ids, reason)
             run.still_failed += still
             run.permanently_failed += permanent
         if result.error:
@@ -231,7 +250,7 @@ RETRYABLE = (Status.FAILED, Status.PERMANENTLY_FAILED)
 
 
 def message_retry(
-    *, message_ids: Sequence[uuid.UUID], user: AbstractBaseUser | None
+    *, message_ids: Sequence[uuid.UUID], user: AbstractBaseUser | None, audit: bool = True
 ) -> ManualRetryResult:
     """Retry messages now, one click. Failed and permanently failed messages
     are requeued once each (a double click finds them pending and does
@@ -266,11 +285,17 @@ def message_retry(
             if statuses.get(pk) not in (*RETRYABLE, Status.PENDING, Status.DEAD_LETTERED)
         )
     result.requeued = len(claimed)
+    message_events_record(message_ids=claimed, kind="manual_retry", actor=actor_name(user))
+    message_events_record(
+        message_ids=dead, kind="manual_retry", actor=actor_name(user), detail="from the DLQ"
+    )
     if claimed:
         # A queue outage leaves them pending in the outbox: the dispatcher sends them later.
         dispatch(message_ids=claimed)
     if dead:
         result.dlq_replayed = dlq_replay_messages(message_ids=dead, user=None).replayed
+    if not audit:
+        return result
     audit_record(
         user=user,
         action=AuditEvent.Action.MESSAGE_RETRY,

@@ -39,6 +39,7 @@ from retry_admin.models import (
 from retry_admin.queues import QueueBackend, QueueError, get_backend
 from retry_admin.queues.base import ReceivedMessage
 from retry_admin.services.backoff import next_retry_at
+from retry_admin.services.events import message_events_record
 from retry_admin.services.health import heartbeat
 
 logger = logging.getLogger(__name__)
@@ -184,6 +185,9 @@ def _dead_letter(backend: QueueBackend, poison: dict[str, str], log_ids: list[uu
     if log_ids:
         reason = TOO_MANY_RECEIVES.format(limit=settings.QUEUE_MAX_RECEIVES)
         MessageLog.objects.filter(id__in=log_ids).mark_dead_lettered(timezone.now(), reason)
+        message_events_record(
+            message_ids=log_ids, kind="dead_lettered", actor="sender", detail=reason
+        )
         _count_hourly(dead_lettered=len(log_ids))
     if backend.transactional:
         _dead_letter_on_queue(backend, poison)
@@ -293,7 +297,6 @@ def _record(deliveries: list[_Delivery], *, lease_token: uuid.UUID) -> Counter:
         else:
             log.status = Status.FAILED
             log.next_retry_at = next_retry_at(retry_count=log.retry_count, now=now)
-        counts["permanently_failed" if log.status == Status.PERMANENTLY_FAILED else "failed"] += 1
         log.last_error = d.error
         log.error_signature = error_signature(d.error)
         log.attempt_count += 1
@@ -317,7 +320,19 @@ def _record(deliveries: list[_Delivery], *, lease_token: uuid.UUID) -> Counter:
             attempt_count=F("attempt_count") + 1,
         )
     if failed_rows:
-        MessageLog.objects.bulk_update(
+        # Guarded by the lease like the sent update: a sender whose lease ran
+        # out must not overwrite (or count) the outcome of the one that took over.
+        still_leased = set(
+            MessageLog.objects.filter(
+                id__in=[log.pk for log in failed_rows], lease_token=lease_token
+            ).values_list("id", flat=True)
+        )
+        failed_rows = [log for log in failed_rows if log.pk in still_leased]
+        for log in failed_rows:
+            counts[
+                "permanently_failed" if log.status == Status.PERMANENTLY_FAILED else "failed"
+            ] += 1
+        MessageLog.objects.filter(lease_token=lease_token).bulk_update(
             failed_rows,
             [
                 "status",

@@ -1,0 +1,256 @@
+"""Response shapes: what the API renders, and what the OpenAPI schema says it
+renders. The seed-compatible endpoints keep their camelCase keys; our own
+resources use the model's snake_case names."""
+
+from drf_spectacular.utils import OpenApiResponse
+from rest_framework import serializers
+
+from retry_admin.models import Status
+
+# Errors
+
+
+class ErrorSerializer(serializers.Serializer):
+    success = serializers.BooleanField(help_text="Always false.")
+    message = serializers.CharField(help_text="What was wrong, in one sentence.")
+    errors = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        required=False,
+        help_text="Validation errors by field (`non_field_errors` for the request as a whole).",
+    )
+
+
+ERROR_DESCRIPTIONS = {
+    400: "Invalid request: `message` says what was wrong, `errors` names each field.",
+    401: "No valid credentials: send `Authorization: Bearer <token>` (or sign in).",
+    403: "Signed in, but this account may not do this.",
+    404: "Unknown id.",
+    409: "The message is not in a state that can be retried.",
+    503: "The queue is unreachable.",
+}
+
+
+def errors(*codes: int) -> dict[int, OpenApiResponse]:
+    """Documented error responses for ``extend_schema(responses=...)``."""
+    return {
+        code: OpenApiResponse(ErrorSerializer, description=ERROR_DESCRIPTIONS[code])
+        for code in codes
+    }
+
+
+# Counts by status
+
+
+class StatusCountsSerializer(serializers.Serializer):
+    pending = serializers.IntegerField()
+    sent = serializers.IntegerField()
+    failed = serializers.IntegerField()
+    permanently_failed = serializers.IntegerField()
+    dead_lettered = serializers.IntegerField()
+
+
+# Seed-compatible endpoints
+
+
+class RetryTriggeredDataSerializer(serializers.Serializer):
+    triggeredAt = serializers.DateTimeField()  # noqa: N815
+    triggeredBy = serializers.CharField(help_text="The caller's email, or username if none.")  # noqa: N815
+
+
+class RetryTriggeredSerializer(serializers.Serializer):
+    success = serializers.BooleanField()
+    message = serializers.CharField()
+    data = RetryTriggeredDataSerializer()
+
+
+class RetryDryRunDataSerializer(serializers.Serializer):
+    dryRun = serializers.BooleanField()  # noqa: N815
+    checkedAt = serializers.DateTimeField()  # noqa: N815
+    triggeredBy = serializers.CharField()  # noqa: N815
+    selected = serializers.IntegerField(help_text="Failed messages eligible for a retry now.")
+    requeued = serializers.IntegerField(help_text="How many a cycle would requeue now.")
+    skipped = serializers.IntegerField(help_text="Eligible but invalid (no recipient, bad context).")
+    permanentlyFailed = serializers.IntegerField(  # noqa: N815
+        help_text="Failed messages out of retries (or whose batch/template is gone)."
+    )
+
+
+class RetryDryRunSerializer(serializers.Serializer):
+    success = serializers.BooleanField()
+    message = serializers.CharField()
+    data = RetryDryRunDataSerializer()
+
+
+class QueueStatusSerializer(serializers.Serializer):
+    success = serializers.BooleanField()
+    queueLength = serializers.IntegerField(  # noqa: N815
+        help_text="Messages waiting on the main queue, visible to a receiver now."
+    )
+    timestamp = serializers.DateTimeField()
+    inFlight = serializers.IntegerField(help_text="Received, not yet acknowledged.")  # noqa: N815
+    delayed = serializers.IntegerField(help_text="On the queue, not visible yet (backoff).")
+    deadLettered = serializers.IntegerField(help_text="In the dead-letter queue.")  # noqa: N815
+    backend = serializers.CharField(help_text="Which queue (QUEUE_BACKEND and its name).")
+
+
+class QueueUnavailableSerializer(serializers.Serializer):
+    success = serializers.BooleanField(help_text="Always false.")
+    message = serializers.CharField(help_text="Why the queue could not be read.")
+    timestamp = serializers.DateTimeField()
+
+
+class AttemptDurationsSerializer(serializers.Serializer):
+    count = serializers.IntegerField(help_text="Attempts sampled (the most recent).")
+    avgMs = serializers.FloatField(allow_null=True)  # noqa: N815
+    p95Ms = serializers.FloatField(allow_null=True)  # noqa: N815
+
+
+class MessageStatusStatsSerializer(serializers.Serializer):
+    success = serializers.BooleanField()
+    timestamp = serializers.DateTimeField()
+    total = serializers.IntegerField()
+    counts = StatusCountsSerializer()
+    recovered = serializers.IntegerField(help_text="Sent after at least one retry.")
+    permanentlyFailed = serializers.IntegerField()  # noqa: N815
+    retrySuccessRate = serializers.FloatField(  # noqa: N815
+        allow_null=True,
+        help_text="recovered / (recovered + retried-then-permanently-failed); null before any.",
+    )
+    attemptDurations = AttemptDurationsSerializer()  # noqa: N815
+
+
+# Batches
+
+
+class TemplateRefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+
+
+class BatchSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    template = TemplateRefSerializer(allow_null=True, help_text="null once the template is deleted.")
+    channel = serializers.CharField()
+    priority = serializers.IntegerField()
+    total = serializers.IntegerField(help_text="Messages in the batch (unique recipients).")
+    created_by = serializers.CharField(source="created_by.username", allow_null=True, default=None)
+    created_at = serializers.DateTimeField()
+    progress = serializers.SerializerMethodField()
+
+    def get_progress(self, batch) -> StatusCountsSerializer:
+        return self.context["progress"][batch.pk]
+
+
+class BatchCreatedSerializer(BatchSerializer):
+    duplicates_removed = serializers.IntegerField(
+        help_text="Repeated recipients sent once (0 when an Idempotency-Key replayed the batch)."
+    )
+
+
+class BatchPageSerializer(serializers.Serializer):
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = BatchSerializer(many=True)
+
+
+# Messages
+
+
+class MessageSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    batch = serializers.IntegerField(source="batch_id", allow_null=True)
+    recipient = serializers.CharField()
+    status = serializers.ChoiceField(choices=Status.values)
+    retry_count = serializers.IntegerField(help_text="Retries spent by the retry cycle.")
+    attempt_count = serializers.IntegerField(help_text="Delivery attempts so far.")
+    receive_count = serializers.IntegerField()
+    dead_letter_count = serializers.IntegerField()
+    last_error = serializers.CharField()
+    error_signature = serializers.CharField()
+    enqueue_source = serializers.CharField()
+    next_retry_at = serializers.DateTimeField(allow_null=True)
+    enqueued_at = serializers.DateTimeField(allow_null=True)
+    sent_at = serializers.DateTimeField(allow_null=True)
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+
+class AttemptSerializer(serializers.Serializer):
+    number = serializers.IntegerField()
+    source = serializers.CharField()
+    outcome = serializers.CharField()
+    error = serializers.CharField()
+    duration_ms = serializers.FloatField()
+    created_at = serializers.DateTimeField()
+
+
+class MessageDetailSerializer(MessageSerializer):
+    batch_name = serializers.CharField(source="batch.name", allow_null=True, default=None)
+    template = serializers.CharField(source="batch.template.name", allow_null=True, default=None)
+    context = serializers.DictField(help_text="The recipient's template context.")
+    attempts = AttemptSerializer(many=True)
+
+
+class MessagePageSerializer(serializers.Serializer):
+    next = serializers.URLField(allow_null=True, help_text="URL of the next (older) page.")
+    previous = serializers.URLField(allow_null=True, help_text="URL of the previous (newer) page.")
+    next_cursor = serializers.CharField(allow_null=True, help_text="Pass as `after`.")
+    prev_cursor = serializers.CharField(allow_null=True, help_text="Pass as `before`.")
+    results = MessageSerializer(many=True)
+
+
+class RetryResultSerializer(serializers.Serializer):
+    success = serializers.BooleanField()
+    message = serializers.CharField()
+    requested = serializers.IntegerField(help_text="Messages asked for (or matched by a filter).")
+    requeued = serializers.IntegerField(help_text="Failed / permanently failed, now queued again.")
+    dlq_replayed = serializers.IntegerField(help_text="Dead-lettered, replayed from the DLQ.")
+    already_queued = serializers.IntegerField(help_text="Pending already: left alone.")
+    not_retryable = serializers.IntegerField(help_text="Sent (or otherwise not retryable).")
+
+
+class RetryPreviewSerializer(serializers.Serializer):
+    success = serializers.BooleanField()
+    message = serializers.CharField()
+    count = serializers.IntegerField(help_text="Messages a retry would take now.")
+    as_of = serializers.DateTimeField(help_text="The moment the selection is frozen at.")
+    token = serializers.CharField(help_text='POST {"token": ...} within an hour to run it.')
+    sample = MessageSerializer(many=True)
+
+
+# Dead-letter queue
+
+
+class DLQEntrySerializer(serializers.Serializer):
+    id = serializers.CharField(help_text="The entry's id in the DLQ (for replay / purge).")
+    receive_count = serializers.IntegerField()
+    dead_at = serializers.DateTimeField(allow_null=True)
+    reason = serializers.CharField()
+    readable = serializers.BooleanField(help_text="false: the body is not a Retry Admin envelope.")
+    poison_loop = serializers.BooleanField(help_text="Back in the DLQ after a replay.")
+    body = serializers.CharField()
+    message = MessageSerializer(allow_null=True)
+
+
+class DLQListSerializer(serializers.Serializer):
+    count = serializers.IntegerField(help_text="Entries in this answer (oldest first).")
+    results = DLQEntrySerializer(many=True)
+
+
+class DLQReplayResultSerializer(serializers.Serializer):
+    success = serializers.BooleanField()
+    message = serializers.CharField()
+    replayed = serializers.IntegerField()
+    unreadable = serializers.DictField(
+        child=serializers.CharField(), help_text="Entry id → why it stayed in the DLQ."
+    )
+    failed = serializers.DictField(
+        child=serializers.CharField(), help_text="Entry id → why it could not be moved."
+    )
+
+
+class DLQPurgeResultSerializer(serializers.Serializer):
+    success = serializers.BooleanField()
+    message = serializers.CharField()
+    purged = serializers.IntegerField()

@@ -1,0 +1,292 @@
+"""Request parsing. Serializers here only check shapes and resolve references
+(a template by id or name); every rule about batches, retries and the DLQ is
+in ``retry_admin.services``. Response shapes are in ``representations.py``.
+"""
+
+from django.conf import settings
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from retry_admin.channels.registry import CHANNELS
+from retry_admin.filters import FILTER_FIELDS, MessageFilter
+from retry_admin.models import Status, Template
+from retry_admin.services.batches import RecipientRow
+
+MAX_IDS = 10_000
+BIGINT_MAX = 2**63 - 1
+SMALLINT = 2**15
+
+
+def _has_nul(value: object) -> bool:
+    return isinstance(value, str) and "\x00" in value
+
+
+# Batches
+
+
+@extend_schema_field(
+    {
+        "oneOf": [
+            {"type": "integer", "minimum": 1, "maximum": BIGINT_MAX},
+            {"type": "string", "minLength": 1, "maxLength": 200},
+        ],
+        "description": "The template's id (a number) or its name.",
+        "example": "Greeting",
+    }
+)
+class TemplateRefField(serializers.Field):
+    default_error_messages = {
+        "invalid": "Give the template's id (a number) or its name (text).",
+        "unknown": "Unknown template {value!r}.",
+    }
+
+    def to_internal_value(self, data) -> Template:
+        if isinstance(data, bool) or not isinstance(data, int | str) or _has_nul(data):
+            self.fail("invalid")
+        template = None
+        if isinstance(data, int):
+            if 1 <= data <= BIGINT_MAX:
+                template = Template.objects.filter(pk=data).first()
+        else:
+            name = data.strip()
+            if not name:
+                self.fail("invalid")
+            template = Template.objects.filter(name=name).first()
+            if template is None and name.isascii() and name.isdigit() and len(name) < 19:
+                template = Template.objects.filter(pk=int(name)).first()
+        if template is None:
+            self.fail("unknown", value=data)
+        return template
+
+    def to_representation(self, value):
+        return value.pk
+
+
+@extend_schema_field(
+    {
+        "type": "object",
+        "required": ["recipient"],
+        "properties": {
+            "recipient": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": 320,
+                "description": "Phone number, address or id the channel delivers to.",
+            }
+        },
+        "additionalProperties": {
+            "description": "Template context: text, a number, a boolean or null.",
+            "nullable": True,
+            "oneOf": [{"type": "string"}, {"type": "number"}, {"type": "boolean"}],
+        },
+        "example": {"recipient": "+447700900001", "name": "Ada"},
+    }
+)
+class RecipientField(serializers.Field):
+    """``{"recipient": ..., other keys: template context}`` → ``RecipientRow``.
+    Line numbers are 1-based positions in the list, as in the service's errors."""
+
+    default_error_messages = {
+        "not_object": (
+            'Each recipient must be an object like {{"recipient": "...", "name": "..."}}.'
+        ),
+        "nul": "Text must not contain NUL characters.",
+    }
+
+    def to_internal_value(self, data):
+        if not isinstance(data, dict):
+            self.fail("not_object")
+        if any(_has_nul(key) or _has_nul(value) for key, value in data.items()):
+            self.fail("nul")
+        context = {key: value for key, value in data.items() if key != "recipient"}
+        return {"recipient": data.get("recipient"), "context": context}
+
+
+class BatchCreateSerializer(serializers.Serializer):
+    template = TemplateRefField()
+    name = serializers.CharField(
+        max_length=200, required=False, help_text="Shown on the batches page; defaults to 'API batch'."
+    )
+    channel = serializers.ChoiceField(
+        choices=sorted(CHANNELS),
+        required=False,
+        help_text="Delivery channel; defaults to the DEFAULT_CHANNEL setting.",
+    )
+    priority = serializers.IntegerField(
+        min_value=-SMALLINT, max_value=SMALLINT - 1, required=False, default=0
+    )
+    recipients = serializers.ListField(
+        child=RecipientField(),
+        allow_empty=False,
+        help_text=(
+            "One object per recipient; keys other than `recipient` are the template's "
+            "context. Duplicates (case-insensitive) are sent once. At most "
+            "MAX_BATCH_RECIPIENTS (setting)."
+        ),
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["recipients"].error_messages["empty"] = "No recipients: add at least one."
+
+    def validate(self, data):
+        data["recipients"] = [
+            RecipientRow(line=i, recipient=item["recipient"], context=item["context"])
+            for i, item in enumerate(data["recipients"], start=1)
+        ]
+        data.setdefault("name", "API batch")
+        data.setdefault("channel", settings.DEFAULT_CHANNEL)
+        return data
+
+
+# Messages
+
+
+def _filter_from(values: dict) -> MessageFilter:
+    """Validated filter values, parsed by the filter the pages use (which also
+    refuses an end date before the start date)."""
+    return MessageFilter.from_params(
+        {name: str(values[name]) for name in FILTER_FIELDS if values.get(name) is not None}
+    )
+
+
+class MessageFilterSerializer(serializers.Serializer):
+    """The messages page's filters (``retry_admin.filters.MessageFilter``)."""
+
+    status = serializers.ChoiceField(choices=Status.values, required=False, allow_blank=True)
+    batch = serializers.IntegerField(
+        min_value=1, max_value=BIGINT_MAX, required=False, help_text="A batch id."
+    )
+    recipient = serializers.CharField(
+        max_length=320, required=False, allow_blank=True, help_text="Starts with (prefix match)."
+    )
+    error = serializers.CharField(
+        max_length=255, required=False, allow_blank=True, help_text="An exact error signature."
+    )
+    created_from = serializers.DateField(required=False, help_text="YYYY-MM-DD, inclusive.")
+    created_to = serializers.DateField(required=False, help_text="YYYY-MM-DD, inclusive.")
+
+    def to_internal_value(self, data):
+        # A JSON filter with a misspelt key must not silently widen the selection.
+        if isinstance(data, dict) and not hasattr(data, "getlist"):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError(
+                    {key: [f"Unknown filter {key!r}."] for key in unknown}
+                )
+        return super().to_internal_value(data)
+
+
+class MessageListQuerySerializer(MessageFilterSerializer):
+    after = serializers.UUIDField(
+        required=False, help_text="Cursor: messages older than this id (a page's `next_cursor`)."
+    )
+    before = serializers.UUIDField(
+        required=False, help_text="Cursor: messages newer than this id (a page's `prev_cursor`)."
+    )
+    limit = serializers.IntegerField(min_value=1, max_value=200, required=False, default=50)
+
+    def validate(self, data):
+        data["filters"] = _filter_from(data)
+        return data
+
+
+class BulkRetrySerializer(serializers.Serializer):
+    ids = serializers.ListField(
+        child=serializers.UUIDField(),
+        required=False,
+        allow_empty=False,
+        max_length=MAX_IDS,
+        help_text=f"Message ids to retry (at most {MAX_IDS}).",
+    )
+    filter = MessageFilterSerializer(
+        required=False,
+        help_text="Retry every retryable message that matches (as of this request).",
+    )
+    preview = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="With `filter`: only count what would be retried, and return a `token`.",
+    )
+    token = serializers.CharField(
+        required=False,
+        max_length=4000,
+        help_text="A preview's token: retry exactly what that preview counted.",
+    )
+
+    def validate(self, data):
+        given = [key for key in ("ids", "filter", "token") if key in data]
+        if len(given) != 1:
+            raise serializers.ValidationError("Send exactly one of ids, filter or token.")
+        if data["preview"] and "filter" not in data:
+            raise serializers.ValidationError({"preview": ["preview needs a filter."]})
+        if "filter" in data:
+            data["filter"] = _filter_from(data["filter"])
+        if "ids" in data:
+            data["ids"] = list(dict.fromkeys(data["ids"]))
+        return data
+
+
+# Retry cycle
+
+
+class RetryTriggerQuerySerializer(serializers.Serializer):
+    dryRun = serializers.BooleanField(  # noqa: N815 (the seed's parameter name)
+        required=False,
+        default=False,
+        help_text="true: report what a cycle would do now, change nothing (synchronous).",
+    )
+
+
+# Dead-letter queue
+
+
+class DLQListQuerySerializer(serializers.Serializer):
+    limit = serializers.IntegerField(min_value=1, max_value=500, required=False, default=100)
+
+
+class DLQReplaySerializer(serializers.Serializer):
+    ids = serializers.ListField(
+        child=serializers.CharField(max_length=200),
+        required=False,
+        allow_empty=False,
+        max_length=MAX_IDS,
+        help_text="DLQ entry ids (the `id` of GET /api/dlq/ entries).",
+    )
+    all = serializers.BooleanField(required=False, help_text="true: replay the whole DLQ.")
+
+    def validate(self, data):
+        if ("ids" in data) == bool(data.get("all")):
+            raise serializers.ValidationError('Send either {"ids": [...]} or {"all": true}.')
+        if "ids" in data:
+            data["ids"] = list(dict.fromkeys(data["ids"]))
+        return data
+
+
+class DLQPurgeSerializer(serializers.Serializer):
+    confirm = serializers.ChoiceField(
+        choices=["purge"],
+        required=False,
+        help_text="Must be `purge`, so that a stray DELETE cannot empty the DLQ.",
+    )
+    ids = serializers.ListField(
+        child=serializers.CharField(max_length=200),
+        required=False,
+        allow_empty=False,
+        max_length=MAX_IDS,
+        help_text="Only these DLQ entries (default: all of them).",
+    )
+
+    def validate(self, data):
+        if data.get("confirm") != "purge":
+            raise serializers.ValidationError(
+                {
+                    "confirm": [
+                        'Confirm the purge: send {"confirm": "purge"} in the body '
+                        "or ?confirm=purge in the URL."
+                    ]
+                }
+            )
+        if "ids" in data:
+            data["ids"] = list(dict.fromkeys(data["ids"]))
+        return data

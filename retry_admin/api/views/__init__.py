@@ -1,0 +1,2 @@
+"""The API's views, one module per area. Each parses its input with a
+serializer, calls one service or selector, and renders."""

@@ -1,0 +1,166 @@
+"""Batches: create and send (the Azure seed's ``CreateBatchAndSend``), list, detail."""
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import generics, serializers
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.pagination import CursorPagination
+from rest_framework.response import Response
+
+from retry_admin import selectors
+from retry_admin.api.permissions import CanAct, CanView
+from retry_admin.api.representations import BatchCreatedSerializer, BatchSerializer, errors
+from retry_admin.api.serializers import BatchCreateSerializer
+from retry_admin.api.views.base import ApiView, parsed
+from retry_admin.models import Batch
+from retry_admin.services.batches import batch_create
+
+TAG = "Batches"
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+REPLAYED_HEADER = "Idempotent-Replayed"
+
+
+class BatchPagination(CursorPagination):
+    ordering = "-id"
+    page_size = 50
+    page_size_query_param = "limit"
+    max_page_size = 200
+
+    def decode_cursor(self, request):
+        try:
+            return super().decode_cursor(request)
+        except NotFound:
+            raise ValidationError({"cursor": ["Malformed page cursor."]}) from None
+
+
+class IdempotencyKeySerializer(serializers.Serializer):
+    def get_fields(self):
+        # Named like the header, so a 400 says which input was wrong.
+        return {
+            IDEMPOTENCY_HEADER: serializers.CharField(
+                max_length=200, required=False, allow_blank=True
+            )
+        }
+
+
+def _batches():
+    return Batch.objects.select_related("template", "created_by")
+
+
+def _render(serializer_class, batches, **extra) -> list[dict] | dict:
+    progress = selectors.batch_progress([batch.pk for batch in batches])
+    data = serializer_class(batches, many=True, context={"progress": progress}).data
+    for item in data:
+        item.update(extra)
+    return data
+
+
+class BatchListCreateView(ApiView, generics.ListAPIView):
+    permission_classes = [CanAct]
+    pagination_class = BatchPagination
+    serializer_class = BatchSerializer
+    queryset = _batches()
+
+    @extend_schema(
+        tags=[TAG],
+        operation_id="batches_list",
+        summary="Batches, newest first, with per-status progress",
+        description="Cursor pagination: follow `next` / `previous`; `limit` is 1-200 (50).",
+        responses={200: BatchSerializer(many=True), **errors(400, 401, 403)},
+    )
+    def get(self, request, *args, **kwargs):
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(_render(BatchSerializer, page))
+
+    @extend_schema(
+        tags=[TAG],
+        operation_id="batches_create",
+        summary="Create a batch and send it",
+        description=(
+            "Writes the batch and one pending message per unique recipient in one "
+            "transaction, then queues them: all or nothing. A refused batch answers 400 "
+            "with every bad line in `errors.recipients` and writes nothing.\n\n"
+            f"With an `{IDEMPOTENCY_HEADER}` header, repeating the request returns the "
+            f"batch the first one created (200, header `{REPLAYED_HEADER}: true`) "
+            "instead of creating another. Super Admin and System Admin only."
+        ),
+        parameters=[
+            OpenApiParameter(
+                IDEMPOTENCY_HEADER,
+                {"type": "string", "maxLength": 200},
+                OpenApiParameter.HEADER,
+                description="Any unique string (at most 200 characters), e.g. a UUID.",
+            ),
+            OpenApiParameter(
+                REPLAYED_HEADER,
+                OpenApiTypes.STR,
+                OpenApiParameter.HEADER,
+                enum=["true"],
+                response=[200],
+                description="Set when the answer is an earlier request's batch.",
+            ),
+        ],
+        request=BatchCreateSerializer,
+        responses={
+            201: OpenApiResponse(BatchCreatedSerializer, description="Created and queued."),
+            200: OpenApiResponse(
+                BatchCreatedSerializer,
+                description="The batch an earlier request with this Idempotency-Key created.",
+            ),
+            **errors(400, 401, 403),
+        },
+        examples=[
+            OpenApiExample(
+                "Two recipients",
+                request_only=True,
+                value={
+                    "template": "Greeting",
+                    "name": "Welcome",
+                    "channel": "log",
+                    "recipients": [
+                        {"recipient": "+447700900001", "name": "Ada"},
+                        {"recipient": "+447700900002", "name": "Grace"},
+                    ],
+                },
+            )
+        ],
+    )
+    def post(self, request, *args, **kwargs):
+        header = parsed(
+            IdempotencyKeySerializer,
+            {IDEMPOTENCY_HEADER: request.headers.get(IDEMPOTENCY_HEADER, "")},
+        )
+        data = parsed(BatchCreateSerializer, request.data)
+        result = batch_create(
+            name=data["name"],
+            template=data["template"],
+            recipients=data["recipients"],
+            channel=data["channel"],
+            priority=data["priority"],
+            user=request.user,
+            idempotency_key=header[IDEMPOTENCY_HEADER] or None,
+        )
+        [body] = _render(
+            BatchSerializer, [result.batch], duplicates_removed=result.duplicates_removed
+        )
+        if not result.created:
+            return Response(body, status=200, headers={REPLAYED_HEADER: "true"})
+        return Response(body, status=201)
+
+
+class BatchDetailView(ApiView):
+    permission_classes = [CanView]
+
+    @extend_schema(
+        tags=[TAG],
+        operation_id="batches_retrieve",
+        summary="One batch with per-status progress",
+        description="`progress` counts the batch's messages by status.",
+        responses={200: BatchSerializer, **errors(401, 403, 404)},
+    )
+    def get(self, request, pk: int):
+        batch = _batches().filter(pk=pk).first()
+        if batch is None:
+            raise NotFound(f"Unknown batch {pk}.")
+        [body] = _render(BatchSerializer, [batch])
+        return Response(body)

@@ -1,0 +1,181 @@
+"""The endpoints existing clients already call, with the seed systems' paths
+and response shapes (DESIGN.md, Public contract)."""
+
+from django.utils import timezone
+from django_q.tasks import async_task
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiResponse,
+    PolymorphicProxySerializer,
+    extend_schema,
+)
+from rest_framework.response import Response
+
+from retry_admin import selectors
+from retry_admin.api.permissions import CanAct, CanView
+from retry_admin.api.representations import (
+    MessageStatusStatsSerializer,
+    QueueStatusSerializer,
+    QueueUnavailableSerializer,
+    RetryDryRunSerializer,
+    RetryTriggeredSerializer,
+    errors,
+)
+from retry_admin.api.serializers import RetryTriggerQuerySerializer
+from retry_admin.api.views.base import ApiView, parsed
+from retry_admin.models import RetryRun
+from retry_admin.services.retry import retry_cycle_run
+
+TAG = "Seed-compatible"
+TRIGGERED = "Failed message retry processing triggered successfully"
+
+
+def _who(user) -> str:
+    return user.email or user.get_username()
+
+
+class RetryFailedMessagesView(ApiView):
+    permission_classes = [CanAct]
+
+    @extend_schema(
+        tags=[TAG],
+        operation_id="retry_failed_messages",
+        summary="Trigger a retry cycle now (in the background)",
+        description=(
+            "Queues one retry cycle for the worker (the same cycle the 6-hourly schedule "
+            "runs) and answers at once. With `?dryRun=true` it instead reports, "
+            "synchronously, what a cycle would do now and changes nothing. "
+            "Super Admin and System Admin only."
+        ),
+        parameters=[RetryTriggerQuerySerializer],
+        request=None,
+        responses={
+            200: PolymorphicProxySerializer(
+                component_name="RetryTriggerResponse",
+                serializers=[RetryTriggeredSerializer, RetryDryRunSerializer],
+                resource_type_field_name=None,
+            ),
+            **errors(400, 401, 403),
+        },
+        examples=[
+            OpenApiExample(
+                "Triggered",
+                response_only=True,
+                value={
+                    "success": True,
+                    "message": TRIGGERED,
+                    "data": {"triggeredAt": "2026-01-05T10:00:00Z", "triggeredBy": "admin"},
+                },
+            )
+        ],
+    )
+    def post(self, request):
+        query = parsed(RetryTriggerQuerySerializer, request.query_params)
+        if query["dryRun"]:
+            plan = retry_cycle_run(trigger=RetryRun.Trigger.API, user=request.user, dry_run=True)
+            return Response(
+                {
+                    "success": True,
+                    "message": "Dry run: nothing was changed",
+                    "data": {
+                        "dryRun": True,
+                        "checkedAt": plan.started_at,
+                        "triggeredBy": _who(request.user),
+                        "selected": plan.selected,
+                        "requeued": plan.requeued,
+                        "skipped": plan.skipped,
+                        "permanentlyFailed": plan.permanently_failed,
+                    },
+                }
+            )
+        triggered_at = timezone.now()
+        async_task(
+            "retry_admin.tasks.run_retry_cycle",
+            RetryRun.Trigger.API,
+            request.user.pk,
+            task_name=f"retry cycle (API, {request.user.get_username()})",
+        )
+        return Response(
+            {
+                "success": True,
+                "message": TRIGGERED,
+                "data": {"triggeredAt": triggered_at, "triggeredBy": _who(request.user)},
+            }
+        )
+
+
+class QueueStatusView(ApiView):
+    permission_classes = [CanView]
+
+    @extend_schema(
+        tags=[TAG],
+        operation_id="queue_status",
+        summary="Queue depth",
+        description=(
+            "`queueLength` counts messages waiting on the main queue; `inFlight`, `delayed` "
+            "and `deadLettered` complete the picture. 503 with `success: false` when the "
+            "queue cannot be reached."
+        ),
+        responses={
+            200: QueueStatusSerializer,
+            **errors(401, 403),
+            503: OpenApiResponse(QueueUnavailableSerializer, description="The queue is unreachable."),
+        },
+    )
+    def get(self, request):
+        status = selectors.queue_status()
+        now = timezone.now()
+        if not status["ok"]:
+            return Response(
+                {
+                    "success": False,
+                    "message": f"The queue is unreachable: {status['error']}",
+                    "timestamp": now,
+                },
+                status=503,
+            )
+        return Response(
+            {
+                "success": True,
+                "queueLength": status["visible"],
+                "timestamp": now,
+                "inFlight": status["in_flight"],
+                "delayed": status["delayed"],
+                "deadLettered": status["dead_lettered"],
+                "backend": status["backend"],
+            }
+        )
+
+
+class MessageStatusStatsView(ApiView):
+    permission_classes = [CanView]
+
+    @extend_schema(
+        tags=[TAG],
+        operation_id="message_status_stats",
+        summary="Messages by status, retry success rate, attempt durations",
+        description=(
+            "`counts` has every status; `recovered` counts messages sent after at least "
+            "one retry; `attemptDurations` covers the most recent delivery attempts."
+        ),
+        responses={200: MessageStatusStatsSerializer, **errors(401, 403)},
+    )
+    def get(self, request):
+        stats = selectors.message_status_stats()
+        durations = stats["durations"]
+        return Response(
+            {
+                "success": True,
+                "timestamp": timezone.now(),
+                "total": stats["total"],
+                "counts": stats["counts"],
+                "recovered": stats["recovered"],
+                "permanentlyFailed": stats["permanently_failed"],
+                "retrySuccessRate": stats["retry_success_rate"],
+                "attemptDurations": {
+                    "count": durations["count"],
+                    "avgMs": durations["avg_ms"],
+                    "p95Ms": durations["p95_ms"],
+                },
+            }
+        )

@@ -1,0 +1,486 @@
+"""Azure Storage Queue: the only module that imports azure-storage-queue, and
+only when first used, so the embedded default needs no Azure libraries.
+
+Where: ``AZURE_STORAGE_CONNECTION_STRING`` (``UseDevelopmentStorage=true`` for
+Azurite on its default ports), queue ``QUEUE_NAME`` and its poison queue
+``<QUEUE_NAME>-poison``, the Azure Functions convention, so existing tooling
+recognises it. A poison message is the original message, unchanged, as
+Functions leaves it: no reason or receive count travels with it (the message
+log has both), and ``DeadLetter.dead_at`` is when it entered the poison queue.
+
+Limits Azure sets, checked here before anything is sent: 64 KiB per message
+after encoding (``AZURE_QUEUE_ENCODING``: base64, what Functions and the older
+SDKs use, or XML text), 32 messages per receive and per peek, a visibility
+timeout of at most 7 days. There is no batch send, so a list is sent over a
+small thread pool; there is no long polling either.
+
+Received bodies are decoded leniently: content that is not base64 (put there
+by another tool as plain text) is taken as it is, and the sender dead-letters
+it if it is not our envelope, instead of one bad message failing the receive.
+
+A receipt handle here carries the message id, the pop receipt, the raw
+content and the dequeue count, so ``dead_letter`` can copy the message to the
+poison queue exactly as it was.
+"""
+
+import base64
+import binascii
+import json
+import logging
+import re
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager, suppress
+from datetime import UTC, datetime
+from typing import Any
+from xml.sax.saxutils import escape
+
+from django.conf import settings
+
+from retry_admin.queues.base import (
+    DeadLetter,
+    MoveResult,
+    QueueBackend,
+    QueueDepth,
+    QueueError,
+    RateLimit,
+    ReceivedMessage,
+    SendResult,
+)
+
+logger = logging.getLogger(__name__)
+
+MAX_MESSAGE_BYTES = 64 * 1024
+MAX_PER_CALL = 32
+MAX_VISIBILITY_SECONDS = 7 * 24 * 3600
+SCAN_VISIBILITY_SECONDS = 60  # see sqs.py: how long a poison scan hides messages
+THREADS = 8
+NEVER_EXPIRE = -1  # Azure drops messages after 7 days unless told otherwise
+
+# What XML 1.0 can carry (text encoding only: base64 carries anything).
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+_GONE = {"MessageNotFound", "PopReceiptMismatch"}
+
+
+@contextmanager
+def _azure(action: str, where: str) -> Iterator[None]:
+    """Turn what the Azure SDK raises into a ``QueueError`` that says what to fix."""
+    from azure.core.exceptions import (
+        AzureError,
+        ClientAuthenticationError,
+        HttpResponseError,
+        ResourceNotFoundError,
+        ServiceRequestError,
+        ServiceResponseError,
+    )
+
+    try:
+        yield
+    except ResourceNotFoundError as exc:
+        raise QueueError(
+            f"Azure queue {where} does not exist (create it with `manage.py "
+            "setup_retry_admin`, or check QUEUE_NAME and the storage account)"
+        ) from exc
+    except ClientAuthenticationError as exc:
+        raise QueueError(
+            f"Azure Storage refused the credentials for {action} on {where}: check the "
+            f"account key or SAS in AZURE_STORAGE_CONNECTION_STRING ({_code(exc)})"
+        ) from exc
+    except HttpResponseError as exc:
+        code = _code(exc)
+        if exc.status_code in (500, 503) or code in ("ServerBusy", "OperationTimedOut"):
+            text = f"Azure Storage is busy or throttling {action} on {where}; try again later"
+        elif exc.status_code == 403:
+            text = f"Azure Storage refused {action} on {where}: check the credentials"
+        else:
+            text = f"Azure Storage {action} on {where} failed"
+        raise QueueError(f"{text} ({code}: {_first_line(exc)})") from exc
+    except (ServiceRequestError, ServiceResponseError) as exc:
+        raise QueueError(
+            f"Azure Storage endpoint unreachable for {action} on {where}: {_first_line(exc)}"
+        ) from exc
+    except AzureError as exc:
+        raise QueueError(f"Azure Storage {action} on {where} failed: {_first_line(exc)}") from exc
+
+
+def _code(exc: Exception) -> str:
+    code = getattr(exc, "error_code", None)
+    return str(getattr(code, "value", code) or getattr(exc, "status_code", "") or "?")
+
+
+def _first_line(exc: Exception) -> str:
+    return (str(exc).strip().splitlines() or [exc.__class__.__name__])[0]
+
+
+def _gone(exc: Exception) -> bool:
+    """The message was deleted, or re-received by someone else since."""
+    return _code(exc) in _GONE
+
+
+def _pack(message: Any) -> str:
+    return json.dumps([message.id, message.pop_receipt, message.content, message.dequeue_count])
+
+
+def _unpack(handle: str) -> tuple[str, str, str, int]:
+    try:
+        message_id, pop_receipt, content, count = json.loads(handle)
+    except (TypeError, ValueError):
+        raise QueueError(f"Not a receipt handle of the Azure queue: {handle[:80]!r}") from None
+    return message_id, pop_receipt, content, count
+
+
+class AzureStorageQueue(QueueBackend):
+    name = "azure"
+    max_send_batch = 64  # no batch API: a list is sent concurrently
+    max_receive = MAX_PER_CALL
+    max_body_bytes = MAX_MESSAGE_BYTES
+    transactional = False
+
+    def __init__(self, *, queue_name: str) -> None:
+        self.queue_name = queue_name
+        self.poison_name = f"{queue_name}-poison"
+        self.encoding = settings.AZURE_QUEUE_ENCODING
+        self._connection_string = settings.AZURE_STORAGE_CONNECTION_STRING
+        self._lock = threading.Lock()
+        self._clients: dict[str, Any] = {}
+        self._pool: ThreadPoolExecutor | None = None
+
+    def describe(self) -> str:
+        try:
+            endpoint = self._queue(self.queue_name).url
+        except QueueError:
+            endpoint = f"queue {self.queue_name!r} (connection string not usable)"
+        return f"Azure Storage Queue {endpoint} (poison queue {self.poison_name!r})"
+
+    # Plumbing
+
+    def _queue(self, name: str):
+        with self._lock:
+            if name not in self._clients:
+                if not self._connection_string:
+                    raise QueueError("AZURE_STORAGE_CONNECTION_STRING is not set")
+                from azure.storage.queue import QueueClient
+
+                try:
+                    self._clients[name] = QueueClient.from_connection_string(
+                        self._connection_string,
+                        name,
+                        retry_total=2,
+                        retry_backoff_factor=0.5,
+                        connection_timeout=5,
+                        read_timeout=30,
+                    )
+                except ValueError as exc:
+                    raise QueueError(
+                        f"AZURE_STORAGE_CONNECTION_STRING is not a valid connection string: {exc}"
+                    ) from None
+            return self._clients[name]
+
+    def _map(self, function: Callable, items: Sequence) -> list:
+        """Run ``function`` over ``items`` on the pool; results in order."""
+        if len(items) <= 1:
+            return [function(item) for item in items]
+        with self._lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(THREADS, thread_name_prefix="retry-admin-azure")
+        return list(self._pool.map(function, items))
+
+    def _encode(self, body: str) -> str:
+        if self.encoding == "base64":
+            return base64.b64encode(body.encode("utf-8")).decode("ascii")
+        return body
+
+    def _decode(self, content: str | None) -> str:
+        content = content or ""
+        if self.encoding == "base64":
+            try:
+                return base64.b64decode(content, validate=True).decode("utf-8")
+            except (binascii.Error, UnicodeDecodeError):
+                return content  # not ours, or written as text: the caller decides
+        return content
+
+    def _problem(self, body: str) -> str | None:
+        if self.encoding == "text":
+            bad = _NOT_XML.search(body)
+            if bad:
+                return (
+                    f"body contains a character XML cannot carry (U+{ord(bad.group()):04X} at "
+                    f"position {bad.start()}); use AZURE_QUEUE_ENCODING=base64"
+                )
+            size = len(escape(body).encode("utf-8"))
+        else:
+            size = (len(body.encode("utf-8")) + 2) // 3 * 4
+        if size > MAX_MESSAGE_BYTES:
+            return (
+                f"body is {size} bytes after {self.encoding} encoding; Azure Storage Queue "
+                f"accepts at most {MAX_MESSAGE_BYTES} bytes"
+            )
+        return None
+
+    def _put(self, name: str, contents: Sequence[str], delay: int = 0) -> list[SendResult]:
+        """Send raw contents concurrently, one result each. Raises
+        ``QueueError`` only when none got on the queue."""
+        queue = self._queue(name)
+        delay = min(max(delay, 0), MAX_VISIBILITY_SECONDS)
+
+        def put(content: str) -> SendResult | QueueError:
+            try:
+                with _azure("send", repr(name)):
+                    queue.send_message(content, visibility_timeout=delay, time_to_live=NEVER_EXPIRE)
+            except QueueError as exc:
+                return exc
+            return SendResult(True)
+
+        outcomes = self._map(put, contents)
+        errors = [o for o in outcomes if isinstance(o, QueueError)]
+        if errors and len(errors) == len(outcomes):
+            raise errors[0]
+        return [SendResult(False, str(o)) if isinstance(o, QueueError) else o for o in outcomes]
+
+    def _get(self, name: str, count: int, visibility: int) -> list[Any]:
+        queue = self._queue(name)
+        count = min(count, MAX_PER_CALL)
+        with _azure("receive", repr(name)):
+            return list(
+                queue.receive_messages(
+                    messages_per_page=count,
+                    max_messages=count,
+                    visibility_timeout=min(max(visibility, 1), MAX_VISIBILITY_SECONDS),
+                )
+            )
+
+    def _delete(self, name: str, pairs: Sequence[tuple[str, str]]) -> int:
+        """Delete (id, pop receipt) pairs; returns how many were deleted."""
+        queue = self._queue(name)
+
+        def delete(pair: tuple[str, str]) -> bool | QueueError:
+            from azure.core.exceptions import HttpResponseError
+
+            try:
+                with _azure("delete", repr(name)):
+                    try:
+                        queue.delete_message(*pair)
+                    except HttpResponseError as exc:
+                        if not _gone(exc):
+                            raise
+                        # It comes back after its visibility timeout; the
+                        # sender skips a message whose log has an outcome.
+                        logger.warning("Azure did not delete message %s: %s", pair[0], _code(exc))
+                        return False
+            except QueueError as exc:
+                return exc
+            return True
+
+        return self._count(self._map(delete, pairs))
+
+    def _show(self, name: str, pairs: Sequence[tuple[str, str]], delay: int) -> None:
+        """Make received messages visible again after ``delay`` seconds."""
+        queue = self._queue(name)
+        delay = min(max(delay, 0), MAX_VISIBILITY_SECONDS)
+
+        def show(pair: tuple[str, str]) -> bool | QueueError:
+            from azure.core.exceptions import HttpResponseError
+
+            try:
+                with _azure("update", repr(name)):
+                    try:
+                        queue.update_message(*pair, visibility_timeout=delay)
+                    except HttpResponseError as exc:
+                        if not _gone(exc):
+                            raise
+                        logger.warning("Azure did not release message %s: %s", pair[0], _code(exc))
+                        return False
+            except QueueError as exc:
+                return exc
+            return True
+
+        self._count(self._map(show, pairs))
+
+    @staticmethod
+    def _count(outcomes: list) -> int:
+        errors = [o for o in outcomes if isinstance(o, QueueError)]
+        if errors:
+            raise QueueError(f"{len(errors)} of {len(outcomes)} operations failed: {errors[0]}")
+        return sum(1 for o in outcomes if o)
+
+    def _approximate_count(self, name: str) -> int:
+        with _azure("get properties", repr(name)):
+            return self._queue(name).get_queue_properties().approximate_message_count or 0
+
+    # Main queue
+
+    def send(
+        self, bodies: Sequence[str], *, delay_seconds: int = 0, priority: int = 0
+    ) -> list[SendResult]:
+        """Azure queues have no priorities: ``priority`` is ignored."""
+        results: dict[int, SendResult] = {}
+        todo: list[tuple[int, str]] = []
+        for index, body in enumerate(bodies):
+            problem = self._problem(body)
+            if problem:
+                results[index] = SendResult(False, problem)
+            else:
+                todo.append((index, self._encode(body)))
+        if todo:
+            sent = self._put(self.queue_name, [content for _, content in todo], delay_seconds)
+            results.update(zip((index for index, _ in todo), sent, strict=True))
+        return [results[index] for index in range(len(bodies))]
+
+    def receive(self, max_messages: int, *, visibility_timeout: int) -> list[ReceivedMessage]:
+        """Receive in pages of 32 while messages keep coming (no long polling)."""
+        received: list[ReceivedMessage] = []
+        while len(received) < max_messages:
+            try:
+                page = self._get(self.queue_name, max_messages - len(received), visibility_timeout)
+            except QueueError:
+                if not received:
+                    raise
+                break
+            if not page:
+                break
+            received.extend(
+                ReceivedMessage(_pack(m), self._decode(m.content), m.dequeue_count) for m in page
+            )
+        return received
+
+    def ack(self, handles: Sequence[str]) -> None:
+        self._delete(self.queue_name, [_unpack(h)[:2] for h in handles])
+
+    def release(self, handles: Sequence[str], *, delay_seconds: int = 0) -> None:
+        self._show(self.queue_name, [_unpack(h)[:2] for h in handles], delay_seconds)
+
+    def dead_letter(self, handles: Sequence[str], *, reason: str) -> None:
+        """Copy to the poison queue unchanged, then delete from the main queue
+        what was copied. (``reason`` is logged: a poison message carries none.)"""
+        if not handles:
+            return
+        unpacked = [_unpack(h) for h in handles]
+        results = self._put(self.poison_name, [content for _, _, content, _ in unpacked])
+        copied = [(m[0], m[1]) for m, r in zip(unpacked, results, strict=True) if r.ok]
+        self._delete(self.queue_name, copied)
+        logger.info("Moved %d message(s) to %s: %s", len(copied), self.poison_name, reason)
+        failed = {m[0]: r.error for m, r in zip(unpacked, results, strict=True) if not r.ok}
+        if failed:
+            raise QueueError(
+                f"{len(failed)} message(s) could not be copied to the poison queue and stay "
+                f"on the main queue: {failed}"
+            )
+
+    def depth(self) -> QueueDepth:
+        """Azure reports one approximate count that includes invisible
+        messages: it is ``visible`` here, and ``in_flight`` / ``delayed`` are
+        0 because Azure does not tell them apart."""
+        return QueueDepth(visible=self._approximate_count(self.queue_name), in_flight=0, delayed=0)
+
+    # Poison queue
+
+    def dlq_depth(self) -> int:
+        return self._approximate_count(self.poison_name)
+
+    def _entry(self, message: Any) -> DeadLetter:
+        inserted = message.inserted_on
+        if inserted is not None and inserted.tzinfo is None:
+            inserted = inserted.replace(tzinfo=UTC)
+        return DeadLetter(message.id, self._decode(message.content), 0, inserted, "")
+
+    def _scan(
+        self, wanted: Callable[[Any], bool], enough: Callable[[list], bool]
+    ) -> tuple[list[Any], list[Any]]:
+        """Receive from the poison queue until ``enough(kept)`` or nothing new
+        comes; returns (kept, the rest). The caller releases or deletes both."""
+        kept: list[Any] = []
+        rest: list[Any] = []
+        seen: set[str] = set()
+        while not enough(kept):
+            page = self._get(self.poison_name, MAX_PER_CALL, SCAN_VISIBILITY_SECONDS)
+            if not any(m.id not in seen for m in page):
+                rest.extend(page)
+                break
+            for message in page:
+                if message.id in seen:
+                    rest.append(message)
+                    continue
+                seen.add(message.id)
+                (kept if wanted(message) and not enough(kept) else rest).append(message)
+        return kept, rest
+
+    def _release_all(self, messages: Sequence[Any]) -> None:
+        self._show(self.poison_name, [(m.id, m.pop_receipt) for m in messages], 0)
+
+    def dlq_peek(self, *, limit: int = 100, ids: Sequence[str] | None = None) -> list[DeadLetter]:
+        """Up to 32 messages (Azure's peek limit) are read with a true peek,
+        which changes nothing; more, or ids not among the first 32, are read
+        by receiving and at once releasing the poison queue's messages."""
+        wanted = None if ids is None else set(ids)
+        goal = limit if wanted is None else min(limit, len(wanted))
+        if goal <= 0:
+            return []
+        ask = MAX_PER_CALL if wanted is not None else min(goal, MAX_PER_CALL)
+        with _azure("peek", repr(self.poison_name)):
+            peeked = list(self._queue(self.poison_name).peek_messages(max_messages=ask))
+        found = [m for m in peeked if wanted is None or m.id in wanted][:goal]
+        if len(found) < goal and len(peeked) == ask:
+            found, rest = self._scan(
+                wanted=lambda m: wanted is None or m.id in wanted,
+                enough=lambda kept: len(kept) >= goal,
+            )
+            self._release_all(found + rest)
+        entries = [self._entry(m) for m in found]
+        entries.sort(key=lambda e: (e.dead_at or datetime.max.replace(tzinfo=UTC), e.id))
+        return entries
+
+    def dlq_move(self, ids: Sequence[str]) -> MoveResult:
+        """Receive the entries from the poison queue, send them to the main
+        queue unchanged, and delete from the poison queue only those that were
+        sent (paced by DLQ_REPLAY_RATE)."""
+        result = MoveResult()
+        wanted = set(ids)
+        if not wanted:
+            return result
+        kept, rest = self._scan(
+            wanted=lambda m: m.id in wanted, enough=lambda k: len(k) >= len(wanted)
+        )
+        self._release_all(rest)
+        pace = RateLimit(settings.DLQ_REPLAY_RATE)
+        for start in range(0, len(kept), MAX_PER_CALL):
+            chunk = kept[start : start + MAX_PER_CALL]
+            pace.wait(len(chunk))
+            try:
+                sent = self._put(self.queue_name, [m.content for m in chunk])
+            except QueueError as exc:
+                sent = [SendResult(False, str(exc))] * len(chunk)
+            moved = [m for m, r in zip(chunk, sent, strict=True) if r.ok]
+            try:
+                self._delete(self.poison_name, [(m.id, m.pop_receipt) for m in moved])
+            except QueueError as exc:
+                # On the main queue and still poison: the sender skips the
+                # duplicate once the first copy is delivered.
+                logger.warning("Moved messages could not be deleted from the poison queue: %s", exc)
+            self._release_all([m for m, r in zip(chunk, sent, strict=True) if not r.ok])
+            result.moved.extend(m.id for m in moved)
+            result.failed.update(
+                {m.id: r.error for m, r in zip(chunk, sent, strict=True) if not r.ok}
+            )
+        for missing in wanted - {m.id for m in kept}:
+            result.failed[missing] = "not in the poison queue"
+        return result
+
+    def dlq_purge(self, ids: Sequence[str] | None = None) -> int:
+        wanted = None if ids is None else set(ids)
+        if wanted is not None and not wanted:
+            return 0
+        kept, rest = self._scan(
+            wanted=lambda m: wanted is None or m.id in wanted,
+            enough=lambda k: wanted is not None and len(k) >= len(wanted),
+        )
+        self._release_all(rest)
+        return self._delete(self.poison_name, [(m.id, m.pop_receipt) for m in kept])
+
+    def ensure(self) -> None:
+        """Create the queue and its poison queue if they do not exist."""
+        from azure.core.exceptions import ResourceExistsError
+
+        for name in (self.queue_name, self.poison_name):
+            with _azure("create", repr(name)), suppress(ResourceExistsError):
+                self._queue(name).create_queue()

@@ -1,0 +1,288 @@
+"""Batches: the list with live progress, one batch, and the create form
+(with a live preview of the first personalised message)."""
+
+import uuid
+from dataclasses import dataclass
+
+from django.contrib import messages
+from django.core.exceptions import RequestDataTooBig, ValidationError
+from django.db.models import Count
+from django.shortcuts import get_object_or_404, redirect
+
+from retry_admin import roles, selectors
+from retry_admin.filters import MessageFilter
+from retry_admin.models import Batch, MessageLog, Status, Template, template_placeholders
+from retry_admin.services.batches import (
+    BatchValidationError,
+    LineError,
+    batch_create,
+    validate_recipients,
+)
+from retry_admin.services.templates import template_create
+from retry_admin.web.access import console_action, console_view, forbidden, page
+from retry_admin.web.forms import BatchForm, TemplateForm
+from retry_admin.web.recipients import RecipientsUnreadable, decode_upload, parse_recipients
+
+PAGE_SIZE = 25
+SHOWN_ERRORS = 100
+PREVIEW_BYTES = 64 * 1024
+_SEGMENTS = [
+    (Status.SENT, "sent", "seg-sent"),
+    (Status.FAILED, "failed, will retry", "seg-failed"),
+    (Status.PERMANENTLY_FAILED, "permanently failed", "seg-permanent"),
+    (Status.DEAD_LETTERED, "dead-lettered", "seg-dead"),
+    (Status.PENDING, "pending", "seg-pending"),
+]
+
+
+@dataclass
+class Progress:
+    counts: dict[str, int]
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def pending(self) -> int:
+        return self.counts.get(Status.PENDING, 0)
+
+    @property
+    def done(self) -> int:
+        return self.total - self.pending
+
+    @property
+    def percent_done(self) -> int:
+        return 100 if not self.total else int(100 * self.done / self.total)
+
+    @property
+    def segments(self) -> list[dict]:
+        total = self.total or 1
+        return [
+            {
+                "status": status,
+                "label": label,
+                "css": css,
+                "count": self.counts.get(status, 0),
+                "percent": round(100 * self.counts.get(status, 0) / total, 3),
+            }
+            for status, label, css in _SEGMENTS
+        ]
+
+
+# Pages
+
+
+@console_view
+def batch_list(request):
+    qs = Batch.objects.select_related("template", "created_by").order_by("-id")
+    before = request.GET.get("before", "")
+    if before.isdigit():
+        qs = qs.filter(id__lt=int(before))
+    batches = list(qs[: PAGE_SIZE + 1])
+    older = batches[PAGE_SIZE - 1].pk if len(batches) > PAGE_SIZE else None
+    batches = batches[:PAGE_SIZE]
+    progress = selectors.batch_progress([b.pk for b in batches])
+    rows = [(batch, Progress(progress[batch.pk])) for batch in batches]
+    context = {
+        "nav": "batches",
+        "rows": rows,
+        "older": older,
+        "before": before,
+        "live": any(p.pending for _, p in rows),
+    }
+    if request.htmx and not request.htmx.history_restore_request:
+        return page(request, "retry_admin/batches.html#table", context)
+    return page(request, "retry_admin/batches.html", context)
+
+
+@console_view
+def batch_detail(request, pk):
+    batch = get_object_or_404(Batch.objects.select_related("template", "created_by"), pk=pk)
+    context = {
+        "nav": "batches",
+        "batch": batch,
+        "progress": Progress(selectors.batch_progress([batch.pk])[batch.pk]),
+    }
+    if request.htmx and not request.htmx.history_restore_request:
+        return page(request, "retry_admin/batch_detail.html#progress", context)
+    context["errors"] = (
+        MessageLog.objects.filter(batch=batch)
+        .exclude(error_signature="")
+        .values("status", "error_signature")
+        .annotate(n=Count("id"))
+        .order_by("-n")[:10]
+    )
+    context["recent"] = selectors.message_page(filters=MessageFilter(batch=batch.pk), limit=20)
+    return page(request, "retry_admin/batch_detail.html", context)
+
+
+# Creating a batch
+
+
+def _form_context(form: BatchForm, line_errors: list[LineError], source: str) -> dict:
+    general = [e for e in line_errors if not e.line]
+    per_line = [e for e in line_errors if e.line]
+    lines = source.splitlines() if per_line else []
+    shown = [
+        {
+            "line": e.line,
+            "message": e.message,
+            "text": lines[e.line - 1][:120] if 0 < e.line <= len(lines) else "",
+        }
+        for e in per_line[:SHOWN_ERRORS]
+    ]
+    return {
+        "nav": "batches",
+        "form": form,
+        "general_errors": general,
+        "line_errors": shown,
+        "more_errors": max(0, len(per_line) - SHOWN_ERRORS),
+        "error_lines": len({e.line for e in per_line}),
+        "templates": Template.objects.all(),
+        "selected_template": form["template"].value(),
+        "template_form": TemplateForm(),
+    }
+
+
+def _all_line_errors(form: BatchForm) -> list[LineError]:
+    """Parse errors plus the service's checks of the lines that did parse, so
+    one submit reports every problem at once."""
+    errors = list(form.line_errors)
+    try:
+        validate_recipients(form.parsed.rows, template_body=form.cleaned_data["template"].body)
+    except BatchValidationError as exc:
+        errors.extend(exc.errors)
+    return sorted(errors, key=lambda e: e.line)
+
+
+@console_view
+def batch_new(request):
+    if not roles.can_act(request.user):
+        return forbidden(request, "Your role may view batches but not create them.")
+    if request.method != "POST":
+        form = BatchForm(initial={"idempotency_key": uuid.uuid4().hex})
+        return page(request, "retry_admin/batch_new.html", _form_context(form, [], ""))
+    try:
+        form = BatchForm(request.POST, request.FILES)
+    except RequestDataTooBig:
+        form = BatchForm(initial={"idempotency_key": uuid.uuid4().hex})
+        errors = [
+            LineError(0, "The pasted recipients are too large to submit: upload them as a CSV file.")
+        ]
+        return page(request, "retry_admin/batch_new.html", _form_context(form, errors, ""), status=400)
+    source = ""
+    if form.is_valid():
+        source = request.POST.get("recipients", "")
+        if form.line_errors:
+            errors = _all_line_errors(form)
+        else:
+            try:
+                result = batch_create(
+                    name=form.cleaned_data["name"],
+                    template=form.cleaned_data["template"],
+                    recipients=form.parsed.rows,
+                    channel=form.cleaned_data["channel"],
+                    user=request.user,
+                    idempotency_key=form.cleaned_data["idempotency_key"],
+                )
+            except BatchValidationError as exc:
+                errors = exc.errors
+            else:
+                batch = result.batch
+                if result.created:
+                    note = f"Batch #{batch.pk} created: {batch.total:,} messages queued."
+                    if result.duplicates_removed:
+                        note += f" {result.duplicates_removed:,} duplicate recipients skipped."
+                    messages.success(request, note)
+                else:
+                    messages.info(
+                        request,
+                        f"This form was already submitted: batch #{batch.pk} exists, "
+                        "nothing new was created.",
+                    )
+                return redirect("batch_detail", pk=batch.pk)
+        if not source and request.FILES.get("csv_file"):
+            request.FILES["csv_file"].seek(0)
+            try:
+                source = decode_upload(request.FILES["csv_file"].read())
+            except RecipientsUnreadable:
+                source = ""
+    else:
+        errors = []
+    context = _form_context(form, errors, source)
+    return page(request, "retry_admin/batch_new.html", context, status=400)
+
+
+@console_action()
+def batch_preview(request):
+    """The first recipient's message, as it will be sent (live, as the form
+    is filled in)."""
+    context = {"problem": "", "recipient": "", "body": "", "template": None}
+    try:
+        template_id = request.POST.get("template", "")
+    except RequestDataTooBig:
+        context["problem"] = "The pasted recipients are too large: upload them as a CSV file."
+        return page(request, "retry_admin/batch_new.html#preview", context)
+    template = Template.objects.filter(pk=template_id).first() if template_id.isdigit() else None
+    context["template"] = template
+    if template is None:
+        context["problem"] = "Choose a template to see the first message."
+        return page(request, "retry_admin/batch_new.html#preview", context)
+    context["placeholders"] = sorted(template_placeholders(template.body))
+    try:
+        upload = request.FILES.get("csv_file")
+        if upload:
+            head = upload.read(PREVIEW_BYTES)
+            if len(head) == PREVIEW_BYTES:  # never cut a line (or a character) in two
+                head = head[: head.rfind(b"\n") + 1] or head
+            text, header_required = decode_upload(head), True
+        else:
+            text, header_required = request.POST.get("recipients", ""), False
+        if not text.strip():
+            context["problem"] = "Add recipients to see the first personalised message."
+            return page(request, "retry_admin/batch_new.html#preview", context)
+        parsed = parse_recipients(text, header_required=header_required, limit=1)
+    except (RecipientsUnreadable, RequestDataTooBig) as exc:
+        context["problem"] = str(exc) or "The recipients cannot be read."
+        return page(request, "retry_admin/batch_new.html#preview", context)
+    if not parsed.rows:
+        first = parsed.errors[0] if parsed.errors else None
+        context["problem"] = str(first) if first else "No recipient found yet."
+        return page(request, "retry_admin/batch_new.html#preview", context)
+    row = parsed.rows[0]
+    context["recipient"] = row.recipient
+    try:
+        context["body"] = template.render(row.context, row.recipient)
+    except KeyError as exc:
+        name = exc.args[0]
+        columns = ", ".join(parsed.columns) or "none"
+        context["problem"] = (
+            f"Unknown placeholder {{{{ {name} }}}}: the recipients have no “{name}” column "
+            f"(columns: {columns})."
+        )
+    return page(request, "retry_admin/batch_new.html#preview", context)
+
+
+@console_action()
+def template_new(request):
+    form = TemplateForm(request.POST)
+    context = {"template_form": form, "templates": Template.objects.all(), "created": None}
+    if form.is_valid():
+        try:
+            template = template_create(
+                name=form.cleaned_data["template_name"], body=form.cleaned_data["template_body"]
+            )
+        except ValidationError as exc:
+            for field, errors in exc.message_dict.items():
+                target = {"name": "template_name", "body": "template_body"}.get(field)
+                for error in errors:
+                    form.add_error(target, error)
+        else:
+            context.update(
+                created=template, template_form=TemplateForm(), selected_template=str(template.pk)
+            )
+    response = page(request, "retry_admin/_template_new.html", context)
+    if context["created"]:
+        response["HX-Trigger"] = "template-created"
+    return response

@@ -1,0 +1,118 @@
+"""The dead-letter queue: what is in it, replay (one, selected, all, with a
+preview) and purge (Super Admin only, typed confirmation)."""
+
+from django.db.models import Min
+
+from retry_admin import roles, selectors
+from retry_admin.models import DeliveryAttempt
+from retry_admin.queues import QueueError, get_backend
+from retry_admin.services.dlq import ReplayResult, dlq_purge, dlq_replay
+from retry_admin.web.access import console_action, console_view, page
+from retry_admin.web.forms import parse_ints
+
+PAGE_SIZE = 100
+PURGE_WORD = "PURGE"
+
+
+def _first_errors(message_ids: list) -> dict:
+    """The first failed attempt's error of each message, in two queries."""
+    firsts = (
+        DeliveryAttempt.objects.filter(message_id__in=message_ids)
+        .exclude(outcome=DeliveryAttempt.Outcome.SENT)
+        .values("message_id")
+        .annotate(first=Min("number"))
+    )
+    wanted = {(row["message_id"], row["first"]) for row in firsts}
+    if not wanted:
+        return {}
+    rows = DeliveryAttempt.objects.filter(
+        message_id__in=[m for m, _ in wanted], number__in={n for _, n in wanted}
+    ).values_list("message_id", "number", "error")
+    return {m: error for m, n, error in rows if (m, n) in wanted}
+
+
+@console_view
+def dlq(request):
+    context = {"nav": "dlq", "purge_word": PURGE_WORD, "queue_error": ""}
+    try:
+        context["depth"] = get_backend().dlq_depth()
+        entries = selectors.dlq_entries(limit=PAGE_SIZE)
+    except QueueError as exc:
+        context["queue_error"] = str(exc)
+        context["depth"], entries = 0, []
+    errors = _first_errors([e.message.pk for e in entries if e.message])
+    context["entries"] = [
+        (entry, errors.get(entry.message.pk) if entry.message else None) for entry in entries
+    ]
+    context["poison_loops"] = sum(1 for e in entries if e.poison_loop)
+    if request.htmx and not request.htmx.history_restore_request:
+        return page(request, "retry_admin/dlq.html#table", context)
+    return page(request, "retry_admin/dlq.html", context)
+
+
+def _scope(request) -> tuple[str, list[str]]:
+    if request.POST.get("scope") == "all":
+        return "all", []
+    return "selected", parse_ints(request.POST.getlist("ids"))
+
+
+@console_action()
+def dlq_preview(request):
+    scope, ids = _scope(request)
+    backend = get_backend()
+    if scope == "all":
+        count = backend.dlq_depth()
+        sample = backend.dlq_peek(limit=10)
+    else:
+        sample = backend.dlq_peek(ids=ids, limit=len(ids)) if ids else []
+        ids = [entry.id for entry in sample]
+        count = len(sample)
+    context = {"scope": scope, "count": count, "ids": ids, "sample": sample[:10]}
+    context["purge_word"] = PURGE_WORD
+    return page(request, "retry_admin/_dlq_panel.html", context)
+
+
+def _replay_note(result: ReplayResult) -> tuple[str, str]:
+    text = f"Replayed {result.replayed:,} message{'s' if result.replayed != 1 else ''} to the queue."
+    stayed = {**result.unreadable, **result.failed}
+    if stayed:
+        reasons = "; ".join(f"#{dlq_id}: {why}" for dlq_id, why in list(stayed.items())[:5])
+        text += f" {len(stayed):,} stayed in the DLQ ({reasons})."
+    return ("success" if result.replayed and not stayed else "warning"), text
+
+
+@console_action()
+def dlq_replay_view(request):
+    scope, ids = _scope(request)
+    if scope == "all":
+        frozen = request.POST.get("count", "")
+        limit = int(frozen) if frozen.isdigit() else None
+        result = dlq_replay(ids=None, user=request.user, limit=limit) if limit != 0 else None
+    else:
+        result = dlq_replay(ids=ids, user=request.user) if ids else None
+    if result is None:
+        level, text = "info", "Nothing to replay."
+    else:
+        level, text = _replay_note(result)
+    response = page(request, "retry_admin/_dlq_panel.html", {"flash": {"level": level, "text": text}})
+    response["HX-Trigger"] = "dlq-changed"
+    return response
+
+
+@console_action(roles.can_purge, refusal="Only a Super Admin may purge the dead-letter queue.")
+def dlq_purge_view(request):
+    scope, ids = _scope(request)
+    if request.POST.get("confirm", "").strip() != PURGE_WORD:
+        flash = {"level": "error", "text": f"Type {PURGE_WORD} to confirm. Nothing was deleted."}
+        return page(request, "retry_admin/_dlq_panel.html", {"flash": flash}, status=400)
+    if scope == "selected" and not ids:
+        flash = {"level": "error", "text": "Select the entries to purge. Nothing was deleted."}
+        return page(request, "retry_admin/_dlq_panel.html", {"flash": flash}, status=400)
+    purged = dlq_purge(ids=None if scope == "all" else ids, user=request.user)
+    flash = {
+        "level": "success",
+        "text": f"Purged {purged:,} entries; their messages are now permanently failed.",
+    }
+    response = page(request, "retry_admin/_dlq_panel.html", {"flash": flash})
+    response["HX-Trigger"] = "dlq-changed"
+    return response

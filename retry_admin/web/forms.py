@@ -1,0 +1,113 @@
+"""Forms and input parsing for the console's actions."""
+
+import uuid
+from collections.abc import Iterable
+
+from django import forms
+from django.conf import settings
+
+from retry_admin.channels.registry import CHANNEL_CHOICES
+from retry_admin.models import Template
+from retry_admin.services.batches import LineError
+from retry_admin.web.recipients import (
+    ParsedRecipients,
+    RecipientsUnreadable,
+    decode_upload,
+    parse_recipients,
+)
+
+MAX_UPLOAD_BYTES = 50 * 1024 * 1024
+MAX_IDS = 1000
+
+
+def parse_uuids(values: Iterable[str], *, limit: int = MAX_IDS) -> list[uuid.UUID]:
+    """Message ids from a form; anything that is not a UUID is ignored."""
+    ids = []
+    for value in values:
+        try:
+            ids.append(uuid.UUID(str(value)))
+        except ValueError:
+            continue
+    return list(dict.fromkeys(ids))[:limit]
+
+
+def parse_ints(values: Iterable[str], *, limit: int = MAX_IDS) -> list[str]:
+    """DLQ entry ids: kept as strings (the queue contract), digits only."""
+    return list(dict.fromkeys(v.strip() for v in values if v.strip().isdigit()))[:limit]
+
+
+class BatchForm(forms.Form):
+    name = forms.CharField(max_length=200, help_text="Shown in lists, e.g. “November welcome”.")
+    template = forms.ModelChoiceField(
+        queryset=Template.objects.all(), empty_label="Choose a template…"
+    )
+    channel = forms.ChoiceField(choices=CHANNEL_CHOICES)
+    recipients = forms.CharField(
+        required=False,
+        strip=False,
+        widget=forms.Textarea(attrs={"rows": 8, "spellcheck": "false"}),
+        help_text="One per line: a header line (recipient,name,code) then one recipient per "
+        "line, or just one address per line.",
+    )
+    csv_file = forms.FileField(
+        required=False,
+        label="or upload a CSV file",
+        help_text="UTF-8, with a header row that has a “recipient” column; the other "
+        "columns become template values.",
+    )
+    idempotency_key = forms.CharField(widget=forms.HiddenInput, max_length=100)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["channel"].initial = settings.DEFAULT_CHANNEL
+        self.parsed: ParsedRecipients | None = None
+
+    def clean_csv_file(self):
+        upload = self.cleaned_data.get("csv_file")
+        if upload and upload.size > MAX_UPLOAD_BYTES:
+            raise forms.ValidationError(
+                f"The file is {upload.size / 1e6:.1f} MB; the limit is "
+                f"{MAX_UPLOAD_BYTES // 1_000_000} MB."
+            )
+        return upload
+
+    def clean(self):
+        cleaned = super().clean()
+        text = cleaned.get("recipients") or ""
+        upload = cleaned.get("csv_file")
+        if "csv_file" in self.errors:
+            return cleaned
+        if upload and text.strip():
+            raise forms.ValidationError(
+                "Paste recipients or upload a CSV file, not both: clear one of them."
+            )
+        try:
+            if upload:
+                self.parsed = parse_recipients(
+                    decode_upload(upload.read()), header_required=True
+                )
+                field = "csv_file"
+            elif text.strip():
+                self.parsed = parse_recipients(text, header_required=False)
+                field = "recipients"
+            else:
+                raise forms.ValidationError("Add recipients: paste them or upload a CSV file.")
+        except RecipientsUnreadable as exc:
+            self.add_error("csv_file" if upload else "recipients", str(exc))
+            return cleaned
+        if not self.parsed.rows and not self.parsed.errors:
+            self.add_error(field, "There are no recipients below the header line.")
+        return cleaned
+
+    @property
+    def line_errors(self) -> list[LineError]:
+        return self.parsed.errors if self.parsed else []
+
+
+class TemplateForm(forms.Form):
+    template_name = forms.CharField(max_length=200, label="Template name")
+    template_body = forms.CharField(
+        label="Body",
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text="Use {{ name }} for a column of the recipients; {{ recipient }} is built in.",
+    )

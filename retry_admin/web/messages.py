@@ -1,0 +1,128 @@
+"""Messages: the filtered list, one message's timeline, and one-click retry."""
+
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.shortcuts import get_object_or_404, redirect
+
+from retry_admin import selectors
+from retry_admin.filters import MessageFilter
+from retry_admin.models import MessageLog, Status
+from retry_admin.schedules import RETRY_CYCLE, next_run
+from retry_admin.services.retry import ManualRetryResult, message_retry
+from retry_admin.web.access import console_action, console_view, page
+from retry_admin.web.forms import parse_uuids
+from retry_admin.web.timeline import dlq_entry, message_timeline, rendered_body, retry_outlook
+
+RETRYABLE = {Status.FAILED, Status.PERMANENTLY_FAILED, Status.DEAD_LETTERED}
+PAGE_SIZE = 50
+
+
+def filtered_page(request, *, forced: dict | None = None) -> dict:
+    """Parse the filter and cursors from the URL and fetch one page; errors are
+    returned for the form instead of being ignored."""
+    params = request.GET.copy()
+    for key, value in (forced or {}).items():
+        params[key] = value
+    context = {"params": params, "errors": {}, "page": None, "filters": None, "query": ""}
+    try:
+        filters = MessageFilter.from_params(params)
+        context["filters"] = filters
+        context["query"] = urlencode(filters.as_params())
+        context["page"] = selectors.message_page(
+            filters=filters,
+            after=params.get("after") or None,
+            before=params.get("before") or None,
+            limit=PAGE_SIZE,
+        )
+    except ValidationError as exc:
+        context["errors"] = {key: " ".join(value) for key, value in exc.message_dict.items()}
+    return context
+
+
+# Pages
+
+
+@console_view
+def message_list(request):
+    context = filtered_page(request)
+    context.update(nav="messages", statuses=Status.choices, retryable=RETRYABLE)
+    if request.htmx and not request.htmx.history_restore_request:
+        return page(request, "retry_admin/messages.html#table", context)
+    return page(request, "retry_admin/messages.html", context)
+
+
+@console_view
+def message_detail(request, pk):
+    message = get_object_or_404(MessageLog.objects.select_related("batch__template"), pk=pk)
+    body, body_problem = rendered_body(message)
+    context = {
+        "nav": "messages",
+        "m": message,
+        "timeline": message_timeline(message),
+        "body": body,
+        "body_problem": body_problem,
+        "outlook": retry_outlook(message, next_run(RETRY_CYCLE)),
+        "dlq": dlq_entry(message),
+        "retryable": RETRYABLE,
+        "max_retries": settings.MAX_MESSAGE_RETRY_COUNT,
+        "context_items": list(message.context.items()) if isinstance(message.context, dict) else [],
+    }
+    if request.htmx and not request.htmx.history_restore_request:
+        return page(request, "retry_admin/message_detail.html#live", context)
+    return page(request, "retry_admin/message_detail.html", context)
+
+
+# Actions
+
+
+def retry_note(result: ManualRetryResult, asked: int) -> tuple[str, str]:
+    """(level, text) describing what a retry did, in the operator's words."""
+    done = result.requeued + result.dlq_replayed
+    parts = []
+    if result.requeued:
+        parts.append(f"{result.requeued:,} requeued")
+    if result.dlq_replayed:
+        parts.append(f"{result.dlq_replayed:,} replayed from the DLQ")
+    if result.already_queued:
+        parts.append(f"{result.already_queued:,} already queued (nothing to do)")
+    if result.not_retryable:
+        parts.append(f"{result.not_retryable:,} not retryable (already sent)")
+    missing = asked - done - result.already_queued - result.not_retryable
+    if missing > 0:
+        parts.append(f"{missing:,} not found")
+    text = "Retry: " + (", ".join(parts) or "nothing to do") + "."
+    return ("success" if done else "info"), text
+
+
+@console_action()
+def message_retry_one(request, pk):
+    message = get_object_or_404(MessageLog, pk=pk)
+    result = message_retry(message_ids=[message.pk], user=request.user)
+    level, text = retry_note(result, 1)
+    if request.htmx:
+        message.refresh_from_db()
+        context = {"rows": [message], "flash": {"level": level, "text": text}}
+        context.update(retryable=RETRYABLE, main_row=True)
+        return page(request, "retry_admin/_message_rows.html", context)
+    getattr(messages, level)(request, text)
+    return redirect("message_detail", pk=message.pk)
+
+
+@console_action()
+def message_retry_selected(request):
+    ids = parse_uuids(request.POST.getlist("ids"))
+    if not ids:
+        return page(
+            request,
+            "retry_admin/_message_rows.html",
+            {"rows": [], "flash": {"level": "error", "text": "Select at least one message."}},
+        )
+    result = message_retry(message_ids=ids, user=request.user)
+    level, text = retry_note(result, len(ids))
+    rows = list(MessageLog.objects.select_related("batch").filter(id__in=ids).order_by("-id"))
+    context = {"rows": rows, "oob": True, "flash": {"level": level, "text": text}}
+    context["retryable"] = RETRYABLE
+    return page(request, "retry_admin/_message_rows.html", context)

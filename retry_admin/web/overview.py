@@ -1,0 +1,60 @@
+"""The overview page and the "run the retry cycle now" button."""
+
+from django.contrib import messages
+from django.shortcuts import redirect
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django_q.tasks import async_task
+
+from retry_admin import selectors
+from retry_admin.models import Heartbeat, RetryRun, Status
+from retry_admin.web.access import console_action, console_view, page
+from retry_admin.web.charts import hourly_chart
+
+
+def _status_rows(data: dict) -> list[dict]:
+    total = data["total"] or 1
+    return [
+        {
+            "status": status,
+            "label": label,
+            "count": data["counts"][status],
+            "percent": round(100 * data["counts"][status] / total, 2),
+        }
+        for status, label in Status.choices
+    ]
+
+
+@console_view
+def overview(request):
+    data = selectors.overview()
+    rate = data["retry_success_rate"]
+    context = {
+        "nav": "overview",
+        "data": data,
+        "status_rows": _status_rows(data),
+        "success_percent": None if rate is None else round(100 * rate, 1),
+        "chart": hourly_chart(data["hourly"]),
+        "now": timezone.now(),
+    }
+    if request.htmx and not request.htmx.history_restore_request:
+        return page(request, "retry_admin/overview.html#stats", context)
+    return page(request, "retry_admin/overview.html", context)
+
+
+@console_action()
+def retry_cycle_trigger(request):
+    """Queue a retry cycle for the worker; the cycle itself audits who asked."""
+    async_task("retry_admin.tasks.run_retry_cycle", RetryRun.Trigger.CONSOLE, request.user.pk)
+    if Heartbeat.objects.filter(name="scheduler").exists():
+        messages.success(request, "Retry cycle queued: the worker runs it within seconds.")
+    else:
+        messages.warning(
+            request,
+            "Retry cycle queued, but no worker has ever reported in: start "
+            "`manage.py qcluster` to run it.",
+        )
+    target = request.POST.get("next", "/")
+    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        target = "/"
+    return redirect(target)

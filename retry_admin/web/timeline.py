@@ -1,0 +1,157 @@
+"""A message's life, oldest first, assembled from every row that mentions it:
+the log itself, its delivery attempts, its events, admin actions aimed at it,
+and its entry in the dead-letter queue if it is there now."""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.utils import timezone
+
+from retry_admin.models import (
+    AuditEvent,
+    DeliveryAttempt,
+    MessageEvent,
+    MessageLog,
+    QueueMessage,
+    Source,
+    Status,
+    render_template,
+)
+
+_SOURCE_NOTE = {
+    Source.QUEUE: "first send, from the batch",
+    Source.RETRY: "sent again by the scheduled retry cycle",
+    Source.MANUAL: "sent again after a manual retry",
+    Source.DLQ_REPLAY: "sent again after a DLQ replay",
+}
+_OUTCOME_CSS = {"sent": "ok", "transient": "warn", "permanent": "bad"}
+_EVENT_CSS = {
+    MessageEvent.Kind.RETRY_CYCLE: "info",
+    MessageEvent.Kind.MANUAL_RETRY: "admin",
+    MessageEvent.Kind.DEAD_LETTERED: "dead",
+    MessageEvent.Kind.DLQ_REPLAY: "admin",
+    MessageEvent.Kind.DLQ_PURGE: "bad",
+}
+
+
+@dataclass
+class Entry:
+    at: datetime
+    css: str
+    title: str
+    note: str = ""
+    actor: str = ""
+    error: str = ""
+    duration_ms: float | None = None
+    order: int = 0  # breaks ties between entries of the same instant
+
+
+def _attempt(attempt: DeliveryAttempt) -> Entry:
+    return Entry(
+        at=attempt.created_at,
+        css=_OUTCOME_CSS.get(attempt.outcome, "info"),
+        title=f"Attempt {attempt.number}: {attempt.get_outcome_display().lower()}",
+        note=_SOURCE_NOTE.get(attempt.source, attempt.source),
+        error=attempt.error,
+        duration_ms=attempt.duration_ms,
+        order=2,
+    )
+
+
+def _event(event: MessageEvent) -> Entry:
+    return Entry(
+        at=event.created_at,
+        css=_EVENT_CSS.get(event.kind, "info"),
+        title=event.get_kind_display(),
+        note=event.detail,
+        actor=event.actor_name if event.actor_name not in ("", "system", "sender") else "",
+        order=1,
+    )
+
+
+def message_timeline(message: MessageLog) -> list[Entry]:
+    entries = [Entry(at=message.created_at, css="info", title="Created", note=_created_note(message))]
+    entries += [_attempt(a) for a in message.attempts.all()]
+    entries += [_event(e) for e in message.events.all()]
+    for audit in AuditEvent.objects.filter(target=str(message.pk)):
+        entries.append(
+            Entry(
+                at=audit.created_at,
+                css="admin",
+                title=audit.get_action_display(),
+                actor=audit.actor_name,
+                note=_audit_note(audit),
+                order=1,
+            )
+        )
+    dead = dlq_entry(message)
+    if dead is not None and dead.dead_at:
+        entries.append(
+            Entry(
+                at=dead.dead_at,
+                css="dead",
+                title="In the dead-letter queue now",
+                note=f"DLQ entry {dead.pk}, received {dead.receive_count} times",
+                error=dead.dead_reason,
+                order=3,
+            )
+        )
+    entries.sort(key=lambda e: (e.at, e.order))
+    return entries
+
+
+def _created_note(message: MessageLog) -> str:
+    if message.batch_id is None:
+        return "its batch has since been deleted"
+    return f"in batch #{message.batch_id}"
+
+
+def _audit_note(audit: AuditEvent) -> str:
+    details = audit.details or {}
+    parts = [f"{k.replace('_', ' ')}: {v}" for k, v in details.items() if isinstance(v, int) and v]
+    return ", ".join(parts)
+
+
+def dlq_entry(message: MessageLog) -> QueueMessage | None:
+    """Its row in the db queue's DLQ, if dead-lettered there (the DLQ is small
+    and the body holds the id, so a scan of dead rows is cheap)."""
+    if message.status != Status.DEAD_LETTERED:
+        return None
+    return (
+        QueueMessage.objects.filter(dead=True, body__contains=str(message.pk))
+        .order_by("-id")
+        .first()
+    )
+
+
+def rendered_body(message: MessageLog) -> tuple[str, str]:
+    """(body, problem): the text as it was or would be sent, or why it cannot be."""
+    batch = message.batch
+    if batch is None:
+        return "", "Its batch was deleted, so the body cannot be rendered."
+    if batch.template is None:
+        return "", "The batch's template was deleted, so the body cannot be rendered."
+    try:
+        return render_template(batch.template.body, message.context or {}, message.recipient), ""
+    except KeyError as exc:
+        return "", f"Template placeholder {exc.args[0]!r} has no value for this recipient."
+    except (TypeError, AttributeError):
+        return "", "This message's context is not a set of column values."
+
+
+def retry_outlook(message: MessageLog, next_cycle: datetime | None) -> str:
+    """When, if ever, the retry cycle will pick this message up."""
+    limit = settings.MAX_MESSAGE_RETRY_COUNT
+    if message.status != Status.FAILED:
+        return ""
+    if message.retry_count >= limit:
+        return f"Out of retries ({message.retry_count} of {limit}): the next cycle gives up on it."
+    eligible = message.updated_at + timedelta(hours=settings.MESSAGE_RETRY_AFTER_HOURS)
+    if message.next_retry_at and message.next_retry_at > eligible:
+        eligible = message.next_retry_at
+    eligible = timezone.localtime(eligible)
+    text = f"Retry {message.retry_count + 1} of {limit} is due from {eligible:%Y-%m-%d %H:%M}"
+    if next_cycle:
+        text += f"; the next retry cycle runs at {timezone.localtime(next_cycle):%Y-%m-%d %H:%M}"
+    return text + "."

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Azurite (the Azure Storage emulator) for tests and local development.
+#   scripts/azurite.sh install   install it into .tools/azurite if missing (npm registry)
+#   scripts/azurite.sh           install if missing, then run it in the foreground
+# Ports come from AZURITE_BLOB_PORT / AZURITE_QUEUE_PORT / AZURITE_TABLE_PORT
+# (default 10000-10002, what UseDevelopmentStorage=true expects). The flags are
+# the ones RECIPES.md records as working with the SDK versions we pin.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PREFIX=.tools/azurite
+BIN="$PREFIX/node_modules/.bin/azurite"
+VERSION="${AZURITE_VERSION:-3.35.0}"
+
+install() {
+  if [ -x "$BIN" ]; then
+    return
+  fi
+  command -v npm >/dev/null || { echo "azurite.sh: npm is not installed (Node 20 needed)" >&2; exit 1; }
+  echo "azurite.sh: installing azurite@$VERSION into $PREFIX" >&2
+  mkdir -p "$PREFIX"
+  npm install --silent --no-audit --no-fund --no-save --prefix "$PREFIX" "azurite@$VERSION" >&2
+}
+
+install
+if [ "${1:-}" = "install" ]; then
+  exit 0
+fi
+exec "$BIN" --silent --inMemoryPersistence --skipApiVersionCheck --disableTelemetry \
+  --blobHost 127.0.0.1 --blobPort "${AZURITE_BLOB_PORT:-10000}" \
+  --queueHost 127.0.0.1 --queuePort "${AZURITE_QUEUE_PORT:-10001}" \
+  --tableHost 127.0.0.1 --tablePort "${AZURITE_TABLE_PORT:-10002}"

@@ -1,0 +1,56 @@
+import logging
+import uuid
+
+import pytest
+
+from retry_admin.channels import OutgoingMessage, UnknownChannel, get_channel
+from retry_admin.channels.log import LogChannel
+from retry_admin.channels.registry import CHANNEL_CHOICES, CHANNELS
+from retry_admin.channels.simulated import SimulatedChannel
+from retry_admin.channels.webhook import WebhookChannel
+
+
+def test_it_refuses_an_unknown_channel_naming_the_known_ones():
+    with pytest.raises(UnknownChannel) as info:
+        get_channel("carrier-pigeon")
+    text = str(info.value)
+    assert "carrier-pigeon" in text
+    for name in ("log", "simulated", "webhook"):
+        assert name in text
+
+
+def test_it_builds_each_registered_channel_once():
+    assert isinstance(get_channel("log"), LogChannel)
+    assert isinstance(get_channel("simulated"), SimulatedChannel)
+    assert isinstance(get_channel("webhook"), WebhookChannel)
+    assert get_channel("log") is get_channel("log")
+    for name in CHANNELS:
+        assert get_channel(name).name == name
+
+
+def test_the_model_choices_come_from_the_registry():
+    assert [name for name, _ in CHANNEL_CHOICES] == list(CHANNELS)
+
+
+@pytest.fixture
+def deliveries(caplog):
+    # The delivery logger does not propagate to the root logger (it has its own
+    # file), so caplog's handler is attached to it directly.
+    logger = logging.getLogger("retry_admin.deliveries")
+    logger.addHandler(caplog.handler)
+    yield caplog
+    logger.removeHandler(caplog.handler)
+
+
+def test_the_log_channel_writes_a_line_to_the_delivery_log(deliveries):
+    message = OutgoingMessage(
+        message_id=uuid.UUID(int=99), recipient="ada@example.com", body="Hello Ada!", attempt=3
+    )
+    get_channel("log").send(message)
+    [record] = [r for r in deliveries.records if r.name == "retry_admin.deliveries"]
+    assert record.levelno == logging.INFO
+    line = record.getMessage()
+    assert str(message.message_id) in line
+    assert "attempt=3" in line
+    assert "'ada@example.com'" in line
+    assert "'Hello Ada!'" in line

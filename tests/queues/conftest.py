@@ -1,0 +1,43 @@
+"""One fixture gives every queue test a fresh, empty queue on each backend:
+``db`` (the embedded table), ``sqs`` (moto server mode) and ``azure``
+(Azurite), each under a queue name of its own."""
+
+import uuid
+
+import pytest
+
+from retry_admin.queues import get_backend, reset_backends
+from tests.emulators import azurite, moto_endpoint  # noqa: F401 (fixtures)
+
+BACKENDS = ["db", "sqs", "azure"]
+
+
+def point_at(settings, request, name: str) -> None:
+    """Settings for backend ``name`` on its local endpoint, with a new queue name."""
+    queue = f"t-{uuid.uuid4().hex[:16]}"
+    settings.QUEUE_BACKEND = name
+    settings.QUEUE_NAME = queue
+    settings.DLQ_REPLAY_RATE = 0
+    if name == "sqs":
+        endpoint = request.getfixturevalue("moto_endpoint")
+        settings.AWS_ENDPOINT_URL = endpoint
+        settings.AWS_REGION = "us-east-1"
+        # Configured by URL, as in production (moto's default account).
+        settings.SQS_QUEUE_URL = f"{endpoint}/123456789012/{queue}"
+        settings.SQS_DLQ_URL = f"{endpoint}/123456789012/{queue}-dlq"
+        settings.SQS_WAIT_SECONDS = 0  # an empty queue answers at once
+    elif name == "azure":
+        settings.AZURE_STORAGE_CONNECTION_STRING = request.getfixturevalue(
+            "azurite"
+        ).connection_string()
+    reset_backends()
+
+
+@pytest.fixture(params=BACKENDS)
+def queue_backend(request, settings, db):
+    """The backend under test, its queue and DLQ created and empty."""
+    point_at(settings, request, request.param)
+    backend = get_backend()
+    backend.ensure()
+    yield backend
+    reset_backends()

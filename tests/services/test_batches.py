@@ -1,0 +1,308 @@
+import pytest
+
+from retry_admin.envelope import decode
+from retry_admin.models import (
+    AuditEvent,
+    Batch,
+    DeliveryAttempt,
+    MessageLog,
+    QueueMessage,
+    Status,
+    Template,
+)
+from retry_admin.queues import QueueError
+from retry_admin.queues.db import DatabaseQueue
+from retry_admin.services.batches import BatchValidationError, LineError, RecipientRow, batch_create
+from retry_admin.services.dispatch import dispatch
+from retry_admin.services.sender import sender_drain
+from tests.conftest import make_rows
+
+pytestmark = pytest.mark.django_db
+
+
+def _row(line: int, recipient: str, **context) -> RecipientRow:
+    return RecipientRow(line=line, recipient=recipient, context=context)
+
+
+def _refused(template, recipients, **kwargs) -> list[LineError]:
+    """Create a batch that must be refused; returns its errors, after checking
+    that nothing at all was written."""
+    with pytest.raises(BatchValidationError) as info:
+        batch_create(name="Refused", template=template, recipients=recipients, **kwargs)
+    assert Batch.objects.count() == 0
+    assert MessageLog.objects.count() == 0
+    assert QueueMessage.objects.count() == 0
+    return info.value.errors
+
+
+# Creating
+
+
+def test_it_writes_the_batch_and_one_pending_log_per_recipient(template):
+    result = batch_create(name="  Spring sale ", template=template, recipients=make_rows(3))
+
+    batch = Batch.objects.get()
+    assert (result.batch, result.created, result.duplicates_removed) == (batch, True, 0)
+    assert (batch.name, batch.template, batch.channel, batch.total) == (
+        "Spring sale",
+        template,
+        "log",
+        3,
+    )
+    logs = MessageLog.objects.filter(batch=batch).order_by("recipient")
+    assert [(log.recipient, log.context, log.status) for log in logs] == [
+        ("user0@example.com", {"name": "N0"}, Status.PENDING),
+        ("user1@example.com", {"name": "N1"}, Status.PENDING),
+        ("user2@example.com", {"name": "N2"}, Status.PENDING),
+    ]
+
+
+def test_it_dispatches_only_after_commit(template, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks() as callbacks:
+        batch = batch_create(name="B", template=template, recipients=make_rows(3)).batch
+        assert QueueMessage.objects.count() == 0
+    assert len(callbacks) == 1
+
+    callbacks[0]()
+
+    assert QueueMessage.objects.count() == 3
+    assert {decode(m.body).message_id for m in QueueMessage.objects.all()} == set(
+        MessageLog.objects.filter(batch=batch).values_list("id", flat=True)
+    )
+    assert MessageLog.objects.filter(enqueued_at__isnull=True).count() == 0
+
+
+def test_the_envelope_points_at_the_log(make_batch, template):
+    batch = make_batch(1)
+    log = MessageLog.objects.get()
+    envelope = decode(QueueMessage.objects.get().body)
+    assert (envelope.message_id, envelope.batch_id, envelope.recipient) == (
+        log.pk,
+        batch.pk,
+        log.recipient,
+    )
+    assert (envelope.template_id, envelope.attempt) == (template.pk, 1)
+
+
+def test_it_removes_duplicate_recipients_ignoring_case(make_batch):
+    rows = [
+        _row(1, "ana@example.com", name="Ana"),
+        _row(2, "ANA@Example.com", name="Ana again"),
+        _row(3, " ana@example.com ", name="Ana, padded"),
+        _row(4, "bo@example.com", name="Bo"),
+    ]
+
+    batch = make_batch(recipients=rows)
+
+    assert batch.total == 2
+    assert sorted(MessageLog.objects.values_list("recipient", "context")) == [
+        ("ana@example.com", {"name": "Ana"}),
+        ("bo@example.com", {"name": "Bo"}),
+    ]
+    assert QueueMessage.objects.count() == 2
+
+
+def test_it_reports_how_many_duplicates_it_removed(template):
+    rows = [_row(1, "a@x.io", name="A"), _row(2, "A@X.IO", name="A"), _row(3, "b@x.io", name="B")]
+    result = batch_create(name="B", template=template, recipients=rows)
+    assert result.duplicates_removed == 1
+
+
+def test_it_audits_a_batch_created_by_a_user(template, super_admin):
+    result = batch_create(name="B", template=template, recipients=make_rows(3), user=super_admin)
+
+    event = AuditEvent.objects.get()
+    assert (event.action, event.actor, event.count) == ("batch_create", super_admin, 3)
+    assert event.target == f"batch {result.batch.pk}"
+    assert result.batch.created_by == super_admin
+
+
+def test_it_writes_no_audit_event_without_a_user(template):
+    batch_create(name="B", template=template, recipients=make_rows(1))
+    assert AuditEvent.objects.count() == 0
+
+
+def test_an_idempotency_key_returns_the_first_batch(template, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        first = batch_create(
+            name="B", template=template, recipients=make_rows(3), idempotency_key="k-1"
+        )
+    with django_capture_on_commit_callbacks(execute=True):
+        second = batch_create(
+            name="B", template=template, recipients=make_rows(5), idempotency_key="k-1"
+        )
+
+    assert first.created and not second.created
+    assert second.batch.pk == first.batch.pk
+    assert Batch.objects.count() == 1
+    assert MessageLog.objects.count() == 3
+    assert QueueMessage.objects.count() == 3
+
+
+# Refusing bad input
+
+
+def test_it_refuses_an_empty_recipient(template):
+    errors = _refused(template, [_row(1, "a@x.io", name="A"), _row(2, "   ", name="B")])
+    assert errors == [LineError(2, "recipient is empty")]
+
+
+def test_it_refuses_a_recipient_with_a_control_character(template):
+    errors = _refused(template, [_row(1, "a\x07b@x.io", name="A"), _row(2, "c@x.io", name="C")])
+    assert errors == [LineError(1, "recipient contains control characters")]
+
+
+def test_it_refuses_a_recipient_over_320_characters(template):
+    errors = _refused(template, [_row(1, "a" * 321, name="A")])
+    assert errors == [LineError(1, "recipient is longer than 320 characters")]
+
+
+def test_it_accepts_a_recipient_of_exactly_320_characters(template):
+    batch_create(name="B", template=template, recipients=[_row(1, "a" * 320, name="A")])
+    assert MessageLog.objects.get().recipient == "a" * 320
+
+
+def test_it_refuses_a_context_that_is_not_an_object(template):
+    rows = [_row(1, "a@x.io", name="A"), RecipientRow(2, "b@x.io", ["name", "B"])]
+    errors = _refused(template, rows)
+    assert [(e.line, "context must be an object" in e.message) for e in errors] == [(2, True)]
+
+
+def test_it_refuses_an_unknown_placeholder_naming_it(db):
+    template = Template.objects.create(name="Code", body="Your code is {{ code }}")
+    errors = _refused(template, [_row(1, "a@x.io", name="A"), _row(2, "b@x.io", name="B")])
+    assert len(errors) == 1
+    assert errors[0].line == 0
+    assert "{{ code }}" in errors[0].message
+
+
+def test_it_refuses_a_placeholder_missing_on_some_lines(template):
+    rows = [_row(1, "a@x.io", name="A"), _row(2, "b@x.io"), _row(3, "c@x.io", name="C")]
+    errors = _refused(template, rows)
+    assert errors == [LineError(2, "no value for placeholder 'name'")]
+
+
+def test_it_reports_a_placeholder_missing_on_some_lines_per_line_beside_an_unknown_one(db):
+    template = Template.objects.create(name="Two", body="{{ code }} for {{ name }}")
+    rows = [_row(1, "a@x.io", name="A"), _row(2, "b@x.io")]  # no row has code; row 2 no name
+
+    errors = _refused(template, rows)
+
+    assert [e.line for e in errors] == [0, 2]
+    assert "{{ code }}" in errors[0].message
+    assert errors[1] == LineError(2, "no value for placeholder 'name'")
+
+
+def test_it_reports_each_placeholder_missing_on_some_lines_per_line(db):
+    template = Template.objects.create(name="Two", body="{{ name }} in {{ city }}")
+    rows = [
+        _row(1, "a@x.io", name="A"),
+        _row(2, "b@x.io", name="B"),
+        _row(3, "c@x.io", name="C"),
+        _row(4, "d@x.io", city="Oslo"),
+    ]
+
+    errors = _refused(template, rows)
+
+    assert errors == [
+        LineError(1, "no value for placeholder 'city'"),
+        LineError(2, "no value for placeholder 'city'"),
+        LineError(3, "no value for placeholder 'city'"),
+        LineError(4, "no value for placeholder 'name'"),
+    ]
+
+
+def test_the_recipient_placeholder_needs_no_column(db):
+    template = Template.objects.create(name="Hi", body="Hi {{ recipient }}")
+    batch_create(name="B", template=template, recipients=[_row(1, "a@x.io")])
+    assert MessageLog.objects.count() == 1
+
+
+def test_it_refuses_an_unknown_channel(template):
+    errors = _refused(template, make_rows(2), channel="carrier-pigeon")
+    assert [e.line for e in errors] == [0]
+    assert "Unknown channel 'carrier-pigeon'" in errors[0].message
+
+
+def test_it_refuses_the_webhook_channel_without_a_webhook_url(template, settings):
+    settings.WEBHOOK_URL = ""
+    errors = _refused(template, make_rows(2), channel="webhook")
+    assert errors == [LineError(0, "The webhook channel needs WEBHOOK_URL to be set")]
+
+
+def test_it_refuses_a_malformed_template(db):
+    template = Template.objects.create(name="Bad", body="Hello {{ 1bad }}")
+    errors = _refused(template, [_row(1, "a@x.io")])
+    assert len(errors) == 1 and errors[0].line == 0
+    assert "Malformed placeholder" in errors[0].message
+    assert "{{ 1bad }}" in errors[0].message
+
+
+def test_it_refuses_a_batch_without_recipients(template):
+    errors = _refused(template, [])
+    assert errors == [LineError(0, "No recipients: add at least one")]
+
+
+def test_it_refuses_too_many_recipients(template, settings):
+    settings.MAX_BATCH_RECIPIENTS = 3
+    errors = _refused(template, make_rows(4))
+    assert errors == [LineError(0, "Too many recipients: 4 > 3")]
+
+
+def test_the_recipient_limit_counts_unique_recipients(template, settings):
+    settings.MAX_BATCH_RECIPIENTS = 3
+    rows = [*make_rows(3), _row(4, "USER0@example.com", name="dup")]
+    assert batch_create(name="B", template=template, recipients=rows).batch.total == 3
+
+
+def test_it_finds_the_one_bad_line_in_fifty_thousand(template):
+    rows = make_rows(50_000)
+    rows[31_336] = _row(31_337, "", name="x")
+
+    errors = _refused(template, rows)
+
+    assert errors == [LineError(31_337, "recipient is empty")]
+
+
+def test_it_reports_every_bad_line(template):
+    rows = [_row(1, ""), _row(2, "ok@x.io", name="A"), _row(3, "x" * 400, name="B")]
+    errors = _refused(template, rows)
+    assert [e.line for e in errors] == [1, 3]
+
+
+# The outbox
+
+
+def test_nothing_is_lost_while_the_queue_is_down(
+    template, monkeypatch, django_capture_on_commit_callbacks, caplog
+):
+    def down(self, bodies, **kwargs):
+        raise QueueError("queue is down")
+
+    monkeypatch.setattr(DatabaseQueue, "send", down)
+    with django_capture_on_commit_callbacks(execute=True):
+        result = batch_create(name="B", template=template, recipients=make_rows(7))
+
+    assert result.created
+    assert MessageLog.objects.count() == 7
+    assert MessageLog.objects.filter(status=Status.PENDING, enqueued_at__isnull=True).count() == 7
+    assert QueueMessage.objects.count() == 0
+    assert "stay in the outbox" in caplog.text
+
+    monkeypatch.undo()
+    dispatched = dispatch()
+
+    assert dispatched.enqueued == 7
+    assert QueueMessage.objects.count() == 7
+    assert MessageLog.objects.filter(enqueued_at__isnull=True).count() == 0
+    assert dispatch().enqueued == 0  # a second dispatcher run finds the outbox empty
+
+    report = sender_drain(until_empty=True)
+
+    assert report.sent == 7
+    assert MessageLog.objects.filter(status=Status.SENT).count() == 7
+    assert DeliveryAttempt.objects.count() == 7
+    assert set(DeliveryAttempt.objects.values_list("message_id", flat=True)) == set(
+        MessageLog.objects.values_list("id", flat=True)
+    )
+    assert QueueMessage.objects.count() == 0

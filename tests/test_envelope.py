@@ -1,0 +1,96 @@
+import json
+import uuid
+
+import pytest
+
+from retry_admin.envelope import VERSION, Envelope, InvalidEnvelope, decode
+
+MESSAGE_ID = uuid.UUID("0190a6c2-7b3e-7c4d-8e5f-112233445566")
+
+
+def _body(**changes) -> str:
+    data = {
+        "v": VERSION,
+        "message_id": str(MESSAGE_ID),
+        "batch_id": 12,
+        "recipient": "+447700900123",
+        "template_id": 3,
+        "attempt": 2,
+    }
+    for key, value in changes.items():
+        if value is _DROP:
+            del data[key]
+        else:
+            data[key] = value
+    return json.dumps(data)
+
+
+_DROP = object()
+
+
+def test_it_round_trips():
+    envelope = Envelope(MESSAGE_ID, 12, "+447700900123", 3, 2)
+    assert decode(envelope.encode()) == envelope
+
+
+def test_it_round_trips_without_batch_or_template():
+    envelope = Envelope(MESSAGE_ID, None, "ada@example.com", None, 1)
+    assert decode(envelope.encode()) == envelope
+
+
+def test_it_encodes_small_versioned_json():
+    data = json.loads(Envelope(MESSAGE_ID, 12, "x", 3, 2).encode())
+    assert data == {
+        "v": 1,
+        "message_id": str(MESSAGE_ID),
+        "batch_id": 12,
+        "recipient": "x",
+        "template_id": 3,
+        "attempt": 2,
+    }
+
+
+def test_it_decodes_a_hand_written_body():
+    envelope = decode(_body())
+    assert envelope.message_id == MESSAGE_ID
+    assert (envelope.batch_id, envelope.template_id, envelope.attempt) == (12, 3, 2)
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("this is not json", "not JSON"),
+        ("", "not JSON"),
+        ("[1, 2, 3]", "not an object"),
+        ('"a string"', "not an object"),
+        (_body(v=2), "unsupported envelope version 2"),
+        (_body(v=_DROP), "unsupported envelope version None"),
+        (_body(v=True), "unsupported envelope version True"),
+        (_body(message_id=_DROP), "missing or malformed message_id"),
+        (_body(message_id="not-a-uuid"), "missing or malformed message_id"),
+        (_body(message_id=123), "missing or malformed message_id"),
+        (_body(message_id=None), "missing or malformed message_id"),
+        (_body(attempt=0), "attempt must be a positive integer"),
+        (_body(attempt=-1), "attempt must be a positive integer"),
+        (_body(attempt="1"), "attempt must be a positive integer"),
+        (_body(attempt=1.5), "attempt must be a positive integer"),
+        (_body(attempt=True), "attempt must be a positive integer"),
+        (_body(attempt=_DROP), "attempt must be a positive integer"),
+        (_body(recipient=42), "recipient must be a string"),
+        (_body(recipient=None), "recipient must be a string"),
+        (_body(recipient=_DROP), "recipient must be a string"),
+        (_body(batch_id="12"), "batch_id must be an integer or null"),
+        (_body(batch_id=1.5), "batch_id must be an integer or null"),
+        (_body(batch_id=True), "batch_id must be an integer or null"),
+        (_body(template_id="3"), "template_id must be an integer or null"),
+        (_body(template_id=False), "template_id must be an integer or null"),
+    ],
+)
+def test_it_rejects_what_is_not_our_envelope(body, message):
+    with pytest.raises(InvalidEnvelope) as info:
+        decode(body)
+    assert message in str(info.value)
+
+
+def test_an_invalid_envelope_is_a_value_error():
+    assert issubclass(InvalidEnvelope, ValueError)
