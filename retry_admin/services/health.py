@@ -1,6 +1,6 @@
 """Heartbeats of the long-running parts and the health verdict built on them."""
 
-from django.db import connection
+from django.db import DatabaseError, connection
 from django.utils import timezone
 
 from retry_admin.models import Heartbeat
@@ -41,7 +41,10 @@ def health_check() -> dict:
         checks["queue"] = {"ok": False, "error": f"{exc.__class__.__name__}: {exc}"}
     beats = {}
     if checks["database"]["ok"]:
-        beats = {b.name: b for b in Heartbeat.objects.filter(name__in=STALE_AFTER)}
+        try:
+            beats = {b.name: b for b in Heartbeat.objects.filter(name__in=STALE_AFTER)}
+        except DatabaseError as exc:  # e.g. migrations not applied
+            checks["database"] = {"ok": False, "error": f"{exc.__class__.__name__}: {exc}"}
     now = timezone.now()
     for name, stale_after in STALE_AFTER.items():
         beat = beats.get(name)

@@ -1,6 +1,7 @@
 from datetime import timedelta
 
 import pytest
+from django.db import DatabaseError
 from django.utils import timezone
 
 from retry_admin.models import Heartbeat
@@ -110,3 +111,13 @@ def test_it_refuses_a_post(client):
 def test_it_is_never_cached(client):
     _beat_both()
     assert "no-cache" in client.get("/healthz")["Cache-Control"]
+
+
+def test_it_answers_503_json_when_the_tables_are_missing(client, monkeypatch):
+    def missing(*args, **kwargs):
+        raise DatabaseError("no such table: retry_admin_heartbeat")
+
+    monkeypatch.setattr(Heartbeat.objects, "filter", missing)
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    assert "no such table" in response.json()["checks"]["database"]["error"]
