@@ -22,6 +22,7 @@ run: install
 	bash scripts/run.sh
 
 test: install
+	bash scripts/browser.sh
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: install

@@ -21,6 +21,7 @@ from retry_admin.models import (
     Batch,
     DeliveryAttempt,
     HourlyCount,
+    MessageEvent,
     MessageLog,
     QueueMessage,
     RetryRun,
@@ -32,7 +33,7 @@ from retry_admin.services.batches import RecipientRow, batch_create
 from retry_admin.services.dispatch import dispatch
 
 # Children before parents, so plain DELETEs never trip a foreign key.
-_TABLES = [DeliveryAttempt, MessageLog, QueueMessage, Batch, HourlyCount, RetryRun]
+_TABLES = [MessageEvent, DeliveryAttempt, MessageLog, QueueMessage, Batch, HourlyCount, RetryRun]
 
 
 @dataclass
@@ -48,6 +49,7 @@ class Result:
     aim: str = ""
     verdict: str = "info"
     details: dict = field(default_factory=dict)
+    group: str = ""  # the benchmark (``--only`` name) this row belongs to
 
     def judge(self, check: Callable[[float, float | None], bool] | None) -> "Result":
         if check is not None:
@@ -115,7 +117,7 @@ def empty_tables() -> None:
     cascade collector would load every row first."""
     with connection.cursor() as cursor:
         for model in _TABLES:
-            cursor.execute(f"DELETE FROM {model._meta.db_table}")  # noqa: S608 (our own names)
+            cursor.execute(f"DELETE FROM {model._meta.db_table}")
     reset_channels()
     reset_backends()
 
@@ -123,7 +125,9 @@ def empty_tables() -> None:
 def bench_template() -> Template:
     template, _ = Template.objects.get_or_create(
         name="Bench greeting",
-        defaults={"body": "Hello {{ name }}, your code is {{ code }}. Reply STOP to {{ recipient }}."},
+        defaults={
+            "body": "Hello {{ name }}, your code is {{ code }}. Reply STOP to {{ recipient }}."
+        },
     )
     return template
 

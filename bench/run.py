@@ -19,6 +19,7 @@ import platform
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -83,16 +84,23 @@ def _remove_sqlite(path: Path) -> None:
         Path(f"{path}{suffix}").unlink(missing_ok=True)
 
 
-def prepare_environment() -> tuple[Path, callable]:
+def prepare_environment() -> tuple[Path, Callable[[], None]]:
     """Point settings at the bench dir and the run's own database, before
-    Django starts. Returns (bench dir, cleanup)."""
+    Django starts. Returns (bench dir, cleanup).
+
+    The run empties its tables between benchmarks, so it never uses a
+    database it did not make: a PostgreSQL ``DATABASE_URL`` only says which
+    server to make one on, and an SQLite one means "SQLite", in the bench dir.
+    """
     out_dir = Path(os.environ.get("RETRY_ADMIN_VAR_DIR") or ROOT / "var" / "bench").resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     os.environ["RETRY_ADMIN_VAR_DIR"] = str(out_dir)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    os.environ["QUEUE_BACKEND"] = "db"  # what these benchmarks measure
 
     given = os.environ.get("DATABASE_URL", "")
-    if given and urlsplit(given).scheme in PG_SCHEMES:
+    scheme = urlsplit(given).scheme
+    if scheme in PG_SCHEMES:
         os.environ["DATABASE_URL"] = _pg_create(given)
 
         def cleanup() -> None:
@@ -102,8 +110,8 @@ def prepare_environment() -> tuple[Path, callable]:
             _pg_drop(given)
 
         return out_dir, cleanup
-    if given:
-        return out_dir, lambda: None  # another database the caller chose: use it as it is
+    if given and not scheme.startswith("sqlite"):
+        raise SystemExit(f"bench/run.py runs on SQLite or PostgreSQL, not {scheme}://")
     sqlite_path = out_dir / SQLITE_NAME
     _remove_sqlite(sqlite_path)
     os.environ["DATABASE_URL"] = f"sqlite:///{sqlite_path}"
@@ -206,20 +214,21 @@ def _run(args: argparse.Namespace, out_dir: Path) -> int:
         print(f"- {name} ...", flush=True)
         started = time.perf_counter()
         try:
-            results.extend(import_module(BENCHMARKS[name]).run(ctx))
+            rows = import_module(BENCHMARKS[name]).run(ctx)
         except Exception as exc:  # report it in the table, go on with the next one
             traceback.print_exc()
             errors += 1
-            results.append(
-                Result(name, 0.0, "-", verdict="ERROR", details={"error": f"{exc!r}"})
-            )
+            rows = [Result(name, 0.0, "-", verdict="ERROR", details={"error": f"{exc!r}"})]
             empty_tables()
+        for row in rows:
+            row.group = name
+        results.extend(rows)
         print(f"  done in {time.perf_counter() - started:.1f} s", flush=True)
 
-    rows = [result.as_dict() for result in results]
-    table = render_table(rows)
+    as_dicts = [result.as_dict() for result in results]
+    table = render_table(as_dicts)
     path = out_dir / "results.json"
-    path.write_text(json.dumps({"meta": meta, "results": rows}, indent=2) + "\n")
+    path.write_text(json.dumps({"meta": meta, "results": as_dicts}, indent=2) + "\n")
     print()
     print(table)
     print(f"\n(JSON: {path})")

@@ -16,7 +16,8 @@ from retry_admin.models import Status
 def _uuid7_floor(moment: datetime) -> uuid.UUID:
     """The smallest UUIDv7 of ``moment``'s millisecond: message ids are UUIDv7,
     so a date range is an id range and uses the primary key index."""
-    ms = int(moment.timestamp() * 1000)
+    # 48 bits of Unix milliseconds: a date outside them clamps to an end.
+    ms = min(max(int(moment.timestamp() * 1000), 0), (1 << 48) - 1)
     return uuid.UUID(int=(ms << 80) | (0x7 << 76) | (0b10 << 62))
 
 
@@ -39,7 +40,8 @@ class MessageFilter:
         batch = None
         raw_batch = (params.get("batch") or "").strip()
         if raw_batch:
-            if raw_batch.isdigit():
+            # isascii: "²".isdigit() is true, and int() refuses it.
+            if raw_batch.isascii() and raw_batch.isdigit() and len(raw_batch) <= 18:
                 batch = int(raw_batch)
             else:
                 errors["batch"] = f"Batch must be a batch number, not {raw_batch!r}"
@@ -99,7 +101,7 @@ class MessageFilter:
         if self.created_from:
             start = datetime.combine(self.created_from, time.min, tzinfo=tz)
             qs = qs.filter(id__gte=_uuid7_floor(start))
-        if self.created_to:
+        if self.created_to and self.created_to < date.max:  # date.max: no end
             end = datetime.combine(self.created_to + timedelta(days=1), time.min, tzinfo=tz)
             qs = qs.filter(id__lt=_uuid7_floor(end))
         return qs

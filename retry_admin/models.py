@@ -257,15 +257,18 @@ class MessageLog(models.Model):
             models.Index(fields=["status", "id"], name="msg_status_id"),
             # batch filter (+ dates).
             models.Index(fields=["batch", "id"], name="msg_batch_id"),
-            # Failure groups (GROUP BY signature of one status) and the
-            # failures page's status + error filter, in id order.
+            # The failures page's status + error filter, in id order; with
+            # updated_at last it also covers the failure groups (count and
+            # first/last seen per signature) without reading the table.
             models.Index(
-                fields=["status", "error_signature", "id"], name="msg_status_signature"
+                fields=["status", "error_signature", "id", "updated_at"],
+                name="msg_status_signature",
             ),
             # error filter without a status.
             models.Index(fields=["error_signature", "id"], name="msg_signature_id"),
-            # recipient prefix filter (a range on this index).
-            models.Index(fields=["recipient"], name="msg_recipient"),
+            # recipient prefix filter: the page reads the ids of a prefix's
+            # matches from this index alone, then fetches one page of them.
+            models.Index(fields=["recipient", "id"], name="msg_recipient"),
             # The outbox: pending logs that never reached the queue.
             models.Index(
                 fields=["updated_at"],
@@ -484,7 +487,8 @@ class MirrorWatermark(models.Model):
 
 
 def insert_rows(model: type[models.Model], fields: list[str], rows, **shared) -> int:
-    """INSERT rows of ``model`` with one prepared statement, ``executemany``.
+    """INSERT rows of ``model`` fast: one prepared statement run for every row
+    (``executemany``), or on PostgreSQL one statement per chunk of rows.
 
     ``fields`` name the values of each row in ``rows``, in order; ``shared``
     gives values common to every row; every other field takes its default (a
@@ -515,18 +519,23 @@ def insert_rows(model: type[models.Model], fields: list[str], rows, **shared) ->
             per_row_defaults.append(field)
         else:
             constant.append((field, field.get_db_prep_save(field.get_default(), connection)))
-    columns = [f.column for f in (*per_row, *per_row_defaults, *(f for f, _ in constant))]
+    ordered = [*per_row, *per_row_defaults, *(f for f, _ in constant)]
     quote = connection.ops.quote_name
-    sql = (
-        f"INSERT INTO {quote(opts.db_table)} ({', '.join(quote(c) for c in columns)})"
-        f" VALUES ({', '.join(['%s'] * len(columns))})"
-    )
+    head = f"INSERT INTO {quote(opts.db_table)} ({', '.join(quote(f.column) for f in ordered)})"
+    # executemany is a round trip per row on PostgreSQL: there, one array per
+    # column and UNNEST, as bulk_create does on PostgreSQL.
+    unnest = connection.vendor == "postgresql"
+    if unnest:
+        arrays = ", ".join(f"(%s)::{f.db_type(connection).split('(')[0]}[]" for f in ordered)
+        sql, size = f"{head} SELECT * FROM UNNEST({arrays})", 2000
+    else:
+        sql, size = f"{head} VALUES ({', '.join(['%s'] * len(ordered))})", 5000
     prepare = [field.get_db_prep_save for field in per_row]
     tail = tuple(value for _, value in constant)
     rows = iter(rows)
     count = 0
     with transaction.atomic(savepoint=False), connection.cursor() as cursor:
-        while chunk := list(itertools.islice(rows, 5000)):
+        while chunk := list(itertools.islice(rows, size)):
             params = [
                 (
                     *[prep(value, connection) for prep, value in zip(prepare, row, strict=True)],
@@ -535,6 +544,9 @@ def insert_rows(model: type[models.Model], fields: list[str], rows, **shared) ->
                 )
                 for row in chunk
             ]
-            cursor.executemany(sql, params)
+            if unnest:
+                cursor.execute(sql, [list(column) for column in zip(*params, strict=True)])
+            else:
+                cursor.executemany(sql, params)
             count += len(params)
     return count

@@ -16,9 +16,16 @@ install() {
     return
   fi
   command -v npm >/dev/null || { echo "azurite.sh: npm is not installed (Node 20 needed)" >&2; exit 1; }
-  echo "azurite.sh: installing azurite@$VERSION into $PREFIX" >&2
   mkdir -p "$PREFIX"
-  npm install --silent --no-audit --no-fund --no-save --prefix "$PREFIX" "azurite@$VERSION" >&2
+  # Two test runs starting at once must not install into one folder together.
+  exec 9>"$PREFIX/.install.lock"
+  flock 9
+  if [ ! -x "$BIN" ]; then
+    echo "azurite.sh: installing azurite@$VERSION into $PREFIX" >&2
+    npm install --silent --no-audit --no-fund --no-save --prefix "$PREFIX" "azurite@$VERSION" >&2
+  fi
+  flock -u 9
+  exec 9>&-
 }
 
 install

@@ -9,6 +9,7 @@ Import the fixtures where they are needed (``from tests.emulators import
 azurite, moto_endpoint``).
 """
 
+import contextlib
 import logging
 import os
 import signal
@@ -37,7 +38,9 @@ def in_ci() -> bool:
 
 def unavailable(reason: str) -> None:
     if in_ci():
-        pytest.fail(f"{reason} (CI=true: an emulator that does not start fails the run)", pytrace=False)
+        pytest.fail(
+            f"{reason} (CI=true: an emulator that does not start fails the run)", pytrace=False
+        )
     pytest.skip(reason)
 
 
@@ -189,10 +192,8 @@ class TcpProxy:
             sockets, self._sockets = self._sockets, set()
             listener, self._listener = self._listener, None
         for sock in [*sockets, *([listener] if listener else [])]:
-            try:
+            with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
             sock.close()
 
     def _accept(self, listener: socket.socket) -> None:
@@ -224,7 +225,5 @@ class TcpProxy:
             pass
         finally:
             for sock in (source, target):
-                try:
+                with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass

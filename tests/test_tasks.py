@@ -6,7 +6,8 @@ from django.utils import timezone
 from retry_admin import tasks
 from retry_admin.locks import lock_acquire
 from retry_admin.models import Heartbeat, MessageLog, ProcessLock, RetryRun, Status
-from retry_admin.queues import get_backend
+from retry_admin.queues import QueueError, get_backend
+from retry_admin.queues.db import DatabaseQueue
 from retry_admin.services.batches import batch_create
 from retry_admin.services.health import health_check
 from retry_admin.services.retry import CYCLE_LOCK
@@ -43,10 +44,16 @@ def test_send_drains_the_queue_and_releases_its_lock(make_batch, short_sender_ru
 
 
 @pytest.fixture
-def outbox(template):
-    """Five pending logs that never reached the queue: their after-commit
-    dispatch never ran (a test transaction never commits)."""
-    batch_create(name="Outbox", template=template, recipients=make_rows(5), channel="log")
+def outbox(template, monkeypatch):
+    """Five pending logs that never reached the queue: it was down when the
+    batch was created (and a test transaction never runs on_commit)."""
+
+    def down(self, bodies, **kwargs):
+        raise QueueError("queue is down")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(DatabaseQueue, "send", down)
+        batch_create(name="Outbox", template=template, recipients=make_rows(5), channel="log")
     assert MessageLog.objects.needing_dispatch().count() == 5
     return MessageLog.objects.order_by("id")
 

@@ -91,9 +91,7 @@ def exception_handler(exc, context):
     if response is None:
         # A bug. Logged with its traceback; the client still gets JSON.
         request = context["request"]
-        logger.error(
-            "Internal error on %s %s", request.method, request.path, exc_info=exc
-        )
+        logger.error("Internal error on %s %s", request.method, request.path, exc_info=exc)
         return Response(
             error_body("Internal error; it has been logged. Try again or contact the admins."),
             status=500,

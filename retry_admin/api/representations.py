@@ -53,8 +53,8 @@ class StatusCountsSerializer(serializers.Serializer):
 
 
 class RetryTriggeredDataSerializer(serializers.Serializer):
-    triggeredAt = serializers.DateTimeField()  # noqa: N815
-    triggeredBy = serializers.CharField(help_text="The caller's email, or username if none.")  # noqa: N815
+    triggeredAt = serializers.DateTimeField()
+    triggeredBy = serializers.CharField(help_text="The caller's email, or username if none.")
 
 
 class RetryTriggeredSerializer(serializers.Serializer):
@@ -64,13 +64,15 @@ class RetryTriggeredSerializer(serializers.Serializer):
 
 
 class RetryDryRunDataSerializer(serializers.Serializer):
-    dryRun = serializers.BooleanField()  # noqa: N815
-    checkedAt = serializers.DateTimeField()  # noqa: N815
-    triggeredBy = serializers.CharField()  # noqa: N815
+    dryRun = serializers.BooleanField()
+    checkedAt = serializers.DateTimeField()
+    triggeredBy = serializers.CharField()
     selected = serializers.IntegerField(help_text="Failed messages eligible for a retry now.")
     requeued = serializers.IntegerField(help_text="How many a cycle would requeue now.")
-    skipped = serializers.IntegerField(help_text="Eligible but invalid (no recipient, bad context).")
-    permanentlyFailed = serializers.IntegerField(  # noqa: N815
+    skipped = serializers.IntegerField(
+        help_text="Eligible but invalid (no recipient, bad context)."
+    )
+    permanentlyFailed = serializers.IntegerField(
         help_text="Failed messages out of retries (or whose batch/template is gone)."
     )
 
@@ -83,13 +85,13 @@ class RetryDryRunSerializer(serializers.Serializer):
 
 class QueueStatusSerializer(serializers.Serializer):
     success = serializers.BooleanField()
-    queueLength = serializers.IntegerField(  # noqa: N815
+    queueLength = serializers.IntegerField(
         help_text="Messages waiting on the main queue, visible to a receiver now."
     )
     timestamp = serializers.DateTimeField()
-    inFlight = serializers.IntegerField(help_text="Received, not yet acknowledged.")  # noqa: N815
+    inFlight = serializers.IntegerField(help_text="Received, not yet acknowledged.")
     delayed = serializers.IntegerField(help_text="On the queue, not visible yet (backoff).")
-    deadLettered = serializers.IntegerField(help_text="In the dead-letter queue.")  # noqa: N815
+    deadLettered = serializers.IntegerField(help_text="In the dead-letter queue.")
     backend = serializers.CharField(help_text="Which queue (QUEUE_BACKEND and its name).")
 
 
@@ -101,8 +103,8 @@ class QueueUnavailableSerializer(serializers.Serializer):
 
 class AttemptDurationsSerializer(serializers.Serializer):
     count = serializers.IntegerField(help_text="Attempts sampled (the most recent).")
-    avgMs = serializers.FloatField(allow_null=True)  # noqa: N815
-    p95Ms = serializers.FloatField(allow_null=True)  # noqa: N815
+    avgMs = serializers.FloatField(allow_null=True)
+    p95Ms = serializers.FloatField(allow_null=True)
 
 
 class MessageStatusStatsSerializer(serializers.Serializer):
@@ -111,12 +113,12 @@ class MessageStatusStatsSerializer(serializers.Serializer):
     total = serializers.IntegerField()
     counts = StatusCountsSerializer()
     recovered = serializers.IntegerField(help_text="Sent after at least one retry.")
-    permanentlyFailed = serializers.IntegerField()  # noqa: N815
-    retrySuccessRate = serializers.FloatField(  # noqa: N815
+    permanentlyFailed = serializers.IntegerField()
+    retrySuccessRate = serializers.FloatField(
         allow_null=True,
         help_text="recovered / (recovered + retried-then-permanently-failed); null before any.",
     )
-    attemptDurations = AttemptDurationsSerializer()  # noqa: N815
+    attemptDurations = AttemptDurationsSerializer()
 
 
 # Batches
@@ -130,7 +132,9 @@ class TemplateRefSerializer(serializers.Serializer):
 class BatchSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
-    template = TemplateRefSerializer(allow_null=True, help_text="null once the template is deleted.")
+    template = TemplateRefSerializer(
+        allow_null=True, help_text="null once the template is deleted."
+    )
     channel = serializers.CharField()
     priority = serializers.IntegerField()
     total = serializers.IntegerField(help_text="Messages in the batch (unique recipients).")

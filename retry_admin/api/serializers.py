@@ -21,7 +21,76 @@ def _has_nul(value: object) -> bool:
     return isinstance(value, str) and "\x00" in value
 
 
+class _JSONTyped:
+    """DRF coerces: "5" and 5.0 pass as an integer, 0 as false, 12 as text, an
+    integer as a UUID. In a JSON body a value must have the schema's type;
+    query-string values are text, and stay parsed."""
+
+    json_types: tuple[type, ...] = ()
+    json_type_name = ""
+
+    def to_internal_value(self, data):
+        from_query = hasattr(getattr(self.root, "initial_data", None), "getlist")
+        is_bool = isinstance(data, bool)
+        if not from_query and (
+            is_bool != (bool in self.json_types) or not isinstance(data, self.json_types)
+        ):
+            raise serializers.ValidationError(f"Must be {self.json_type_name}.")
+        return super().to_internal_value(data)
+
+
+class CharField(_JSONTyped, serializers.CharField):
+    json_types, json_type_name = (str,), "text"
+
+
+class IntegerField(_JSONTyped, serializers.IntegerField):
+    json_types, json_type_name = (int,), "a whole number"
+
+
+class BooleanField(_JSONTyped, serializers.BooleanField):
+    json_types, json_type_name = (bool,), "true or false"
+
+
+class UUIDField(_JSONTyped, serializers.UUIDField):
+    json_types, json_type_name = (str,), "a UUID (text)"
+
+
+class QuerySerializer(serializers.Serializer):
+    """Query-string input. DRF quietly drops an empty number or date and takes
+    the last of repeated values; refusing both keeps what the schema promises
+    and what the API accepts the same."""
+
+    def to_internal_value(self, data):
+        if hasattr(data, "getlist"):
+            errors = {}
+            for name, field in self.fields.items():
+                values = data.getlist(name)
+                if len(values) > 1 and not isinstance(field, serializers.ListField):
+                    errors[name] = [f"Give {name} once."]
+                elif values == [""] and not getattr(field, "allow_blank", False):
+                    errors[name] = ["May not be empty."]
+            if errors:
+                raise serializers.ValidationError(errors)
+        return super().to_internal_value(data)
+
+
 # Batches
+
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+
+
+class IdempotencyKeySerializer(serializers.Serializer):
+    def get_fields(self):
+        # Named like the header, so a 400 says which input was wrong.
+        return {IDEMPOTENCY_HEADER: CharField(max_length=200, required=False, allow_blank=True)}
+
+
+class BatchListQuerySerializer(QuerySerializer):
+    cursor = CharField(
+        required=False, max_length=1000, help_text="A page's cursor (from `next` / `previous`)."
+    )
+    limit = IntegerField(min_value=1, max_value=200, required=False, default=50)
 
 
 @extend_schema_field(
@@ -91,11 +160,14 @@ class RecipientField(serializers.Field):
             'Each recipient must be an object like {{"recipient": "...", "name": "..."}}.'
         ),
         "nul": "Text must not contain NUL characters.",
+        "not_text": "recipient must be text.",
     }
 
     def to_internal_value(self, data):
         if not isinstance(data, dict):
             self.fail("not_object")
+        if not isinstance(data.get("recipient", ""), str):
+            self.fail("not_text")
         if any(_has_nul(key) or _has_nul(value) for key, value in data.items()):
             self.fail("nul")
         context = {key: value for key, value in data.items() if key != "recipient"}
@@ -104,17 +176,17 @@ class RecipientField(serializers.Field):
 
 class BatchCreateSerializer(serializers.Serializer):
     template = TemplateRefField()
-    name = serializers.CharField(
-        max_length=200, required=False, help_text="Shown on the batches page; defaults to 'API batch'."
+    name = CharField(
+        max_length=200,
+        required=False,
+        help_text="Shown on the batches page; defaults to 'API batch'.",
     )
     channel = serializers.ChoiceField(
         choices=sorted(CHANNELS),
         required=False,
         help_text="Delivery channel; defaults to the DEFAULT_CHANNEL setting.",
     )
-    priority = serializers.IntegerField(
-        min_value=-SMALLINT, max_value=SMALLINT - 1, required=False, default=0
-    )
+    priority = IntegerField(min_value=-SMALLINT, max_value=SMALLINT - 1, required=False, default=0)
     recipients = serializers.ListField(
         child=RecipientField(),
         allow_empty=False,
@@ -154,14 +226,21 @@ class MessageFilterSerializer(serializers.Serializer):
     """The messages page's filters (``retry_admin.filters.MessageFilter``)."""
 
     status = serializers.ChoiceField(choices=Status.values, required=False, allow_blank=True)
-    batch = serializers.IntegerField(
-        min_value=1, max_value=BIGINT_MAX, required=False, help_text="A batch id."
+    batch = IntegerField(min_value=1, max_value=BIGINT_MAX, required=False, help_text="A batch id.")
+    # Not trimmed here, so that maxLength means what the schema says (the filter trims).
+    recipient = CharField(
+        max_length=320,
+        required=False,
+        allow_blank=True,
+        trim_whitespace=False,
+        help_text="Starts with (prefix match).",
     )
-    recipient = serializers.CharField(
-        max_length=320, required=False, allow_blank=True, help_text="Starts with (prefix match)."
-    )
-    error = serializers.CharField(
-        max_length=255, required=False, allow_blank=True, help_text="An exact error signature."
+    error = CharField(
+        max_length=255,
+        required=False,
+        allow_blank=True,
+        trim_whitespace=False,
+        help_text="An exact error signature.",
     )
     created_from = serializers.DateField(required=False, help_text="YYYY-MM-DD, inclusive.")
     created_to = serializers.DateField(required=False, help_text="YYYY-MM-DD, inclusive.")
@@ -177,42 +256,57 @@ class MessageFilterSerializer(serializers.Serializer):
         return super().to_internal_value(data)
 
 
-class MessageListQuerySerializer(MessageFilterSerializer):
-    after = serializers.UUIDField(
+class MessageListQuerySerializer(QuerySerializer, MessageFilterSerializer):
+    after = UUIDField(
         required=False, help_text="Cursor: messages older than this id (a page's `next_cursor`)."
     )
-    before = serializers.UUIDField(
+    before = UUIDField(
         required=False, help_text="Cursor: messages newer than this id (a page's `prev_cursor`)."
     )
-    limit = serializers.IntegerField(min_value=1, max_value=200, required=False, default=50)
+    limit = IntegerField(min_value=1, max_value=200, required=False, default=50)
 
     def validate(self, data):
         data["filters"] = _filter_from(data)
         return data
 
 
-class BulkRetrySerializer(serializers.Serializer):
-    ids = serializers.ListField(
-        child=serializers.UUIDField(),
-        required=False,
+def _message_ids(**kwargs):
+    return serializers.ListField(
+        child=UUIDField(),
         allow_empty=False,
         max_length=MAX_IDS,
         help_text=f"Message ids to retry (at most {MAX_IDS}).",
+        **kwargs,
     )
-    filter = MessageFilterSerializer(
-        required=False,
-        help_text="Retry every retryable message that matches (as of this request).",
+
+
+def _filter(**kwargs):
+    return MessageFilterSerializer(
+        help_text="Retry every retryable message that matches (as of this request).", **kwargs
     )
-    preview = serializers.BooleanField(
+
+
+def _preview():
+    return BooleanField(
         required=False,
         default=False,
         help_text="With `filter`: only count what would be retried, and return a `token`.",
     )
-    token = serializers.CharField(
-        required=False,
+
+
+def _token(**kwargs):
+    return CharField(
         max_length=4000,
-        help_text="A preview's token: retry exactly what that preview counted.",
+        help_text="A preview's token: retry exactly what that preview counted (within an hour).",
+        **kwargs,
     )
+
+
+class BulkRetrySerializer(serializers.Serializer):
+    ids = _message_ids(required=False)
+    filter = _filter(required=False)
+    preview = _preview()
+    token = _token(required=False)
 
     def validate(self, data):
         given = [key for key in ("ids", "filter", "token") if key in data]
@@ -227,11 +321,27 @@ class BulkRetrySerializer(serializers.Serializer):
         return data
 
 
+# The three shapes BulkRetrySerializer accepts, for the schema (a oneOf).
+
+
+class RetryByIdsSerializer(serializers.Serializer):
+    ids = _message_ids()
+
+
+class RetryByFilterSerializer(serializers.Serializer):
+    filter = _filter()
+    preview = _preview()
+
+
+class RetryByTokenSerializer(serializers.Serializer):
+    token = _token()
+
+
 # Retry cycle
 
 
-class RetryTriggerQuerySerializer(serializers.Serializer):
-    dryRun = serializers.BooleanField(  # noqa: N815 (the seed's parameter name)
+class RetryTriggerQuerySerializer(QuerySerializer):
+    dryRun = BooleanField(
         required=False,
         default=False,
         help_text="true: report what a cycle would do now, change nothing (synchronous).",
@@ -241,19 +351,28 @@ class RetryTriggerQuerySerializer(serializers.Serializer):
 # Dead-letter queue
 
 
-class DLQListQuerySerializer(serializers.Serializer):
-    limit = serializers.IntegerField(min_value=1, max_value=500, required=False, default=100)
+class DLQListQuerySerializer(QuerySerializer):
+    limit = IntegerField(min_value=1, max_value=500, required=False, default=100)
 
 
-class DLQReplaySerializer(serializers.Serializer):
-    ids = serializers.ListField(
-        child=serializers.CharField(max_length=200),
-        required=False,
+def _dlq_ids(**kwargs):
+    return serializers.ListField(
+        child=CharField(max_length=200),
         allow_empty=False,
         max_length=MAX_IDS,
         help_text="DLQ entry ids (the `id` of GET /api/dlq/ entries).",
+        **kwargs,
     )
-    all = serializers.BooleanField(required=False, help_text="true: replay the whole DLQ.")
+
+
+@extend_schema_field({"type": "boolean", "enum": [True]})
+class TrueField(BooleanField):
+    pass
+
+
+class DLQReplaySerializer(serializers.Serializer):
+    ids = _dlq_ids(required=False)
+    all = BooleanField(required=False, help_text="true: replay the whole DLQ.")
 
     def validate(self, data):
         if ("ids" in data) == bool(data.get("all")):
@@ -263,19 +382,24 @@ class DLQReplaySerializer(serializers.Serializer):
         return data
 
 
+# The two shapes DLQReplaySerializer accepts, for the schema (a oneOf).
+
+
+class ReplayIdsSerializer(serializers.Serializer):
+    ids = _dlq_ids()
+
+
+class ReplayAllSerializer(serializers.Serializer):
+    all = TrueField(help_text="Replay the whole DLQ.")
+
+
 class DLQPurgeSerializer(serializers.Serializer):
     confirm = serializers.ChoiceField(
         choices=["purge"],
         required=False,
         help_text="Must be `purge`, so that a stray DELETE cannot empty the DLQ.",
     )
-    ids = serializers.ListField(
-        child=serializers.CharField(max_length=200),
-        required=False,
-        allow_empty=False,
-        max_length=MAX_IDS,
-        help_text="Only these DLQ entries (default: all of them).",
-    )
+    ids = _dlq_ids(required=False)
 
     def validate(self, data):
         if data.get("confirm") != "purge":

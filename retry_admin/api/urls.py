@@ -34,5 +34,5 @@ urlpatterns = [
     # OpenAPI schema and its browsable docs (Swagger UI served from our static files)
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
-    re_path(r"^.*$", api_not_found),
+    re_path(r"^[\s\S]*$", api_not_found),  # any path, even one with a newline
 ]

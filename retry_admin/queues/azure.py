@@ -160,14 +160,15 @@ class AzureStorageQueue(QueueBackend):
             if name not in self._clients:
                 if not self._connection_string:
                     raise QueueError("AZURE_STORAGE_CONNECTION_STRING is not set")
-                from azure.storage.queue import QueueClient
+                from azure.storage.queue import LinearRetry, QueueClient
 
                 try:
                     self._clients[name] = QueueClient.from_connection_string(
                         self._connection_string,
                         name,
-                        retry_total=2,
-                        retry_backoff_factor=0.5,
+                        # The SDK's default backs off 15 s and more: callers here
+                        # poll again soon anyway, and pages must not hang on it.
+                        retry_policy=LinearRetry(backoff=1, retry_total=2, random_jitter_range=0.5),
                         connection_timeout=5,
                         read_timeout=30,
                     )

@@ -45,6 +45,11 @@ def _split(handles: Sequence[str]) -> dict[str, list[int]]:
     return by_receipt
 
 
+def _pks(ids) -> list[int]:
+    """DLQ entry ids as primary keys; anything else ("²", 10**30) names no entry."""
+    return [int(i) for i in map(str, ids) if i.isascii() and i.isdigit() and len(i) < 19]
+
+
 class DatabaseQueue(QueueBackend):
     name = "db"
     max_send_batch = 1000
@@ -151,7 +156,7 @@ class DatabaseQueue(QueueBackend):
     def dlq_peek(self, *, limit: int = 100, ids: Sequence[str] | None = None) -> list[DeadLetter]:
         qs = self._dead().order_by("id")
         if ids is not None:
-            qs = qs.filter(id__in=[int(i) for i in ids if str(i).isdigit()])
+            qs = qs.filter(id__in=_pks(ids))
         return [
             DeadLetter(str(m.id), m.body, m.receive_count, m.dead_at, m.dead_reason)
             for m in qs[:limit]
@@ -159,7 +164,7 @@ class DatabaseQueue(QueueBackend):
 
     def dlq_move(self, ids: Sequence[str]) -> MoveResult:
         wanted = {str(i) for i in ids}
-        numeric = [int(i) for i in wanted if i.isdigit()]
+        numeric = _pks(wanted)
         with transaction.atomic():
             claimed = self._dead().filter(id__in=numeric).select_for_update()
             moved_ids = {str(pk) for pk in claimed.values_list("id", flat=True)}
@@ -179,7 +184,7 @@ class DatabaseQueue(QueueBackend):
     def dlq_purge(self, ids: Sequence[str] | None = None) -> int:
         qs = self._dead()
         if ids is not None:
-            qs = qs.filter(id__in=[int(i) for i in ids if str(i).isdigit()])
+            qs = qs.filter(id__in=_pks(ids))
         deleted, _ = qs.delete()
         return deleted
 

@@ -522,10 +522,10 @@ class SQSQueue(QueueBackend):
             receives = int(attributes[ATTR_RECEIVES]["StringValue"])
             dead_at = datetime.fromisoformat(attributes[ATTR_DEAD_AT]["StringValue"])
         except (KeyError, ValueError):
-            # Not dead-lettered by us: moved by the redrive policy (SQS keeps its
-            # receive count, to which our scans add, and its first sent time),
-            # or sent to the DLQ directly by someone else.
-            receives = max(_receive_count(message) - 1, 0)
+            # Not dead-lettered by us: moved by the redrive policy, or sent to the
+            # DLQ directly by someone else. SQS's own count keeps rising with
+            # every scan of the DLQ, so report what the policy allows instead.
+            receives = settings.QUEUE_MAX_RECEIVES + 1
             reason = "Moved by the SQS redrive policy (or sent to the DLQ directly)"
             sent_ms = int(message.get("Attributes", {}).get("SentTimestamp", 0))
             dead_at = datetime.fromtimestamp(sent_ms / 1000, UTC) if sent_ms else None

@@ -1,6 +1,7 @@
 """Creating batches: validate everything, write everything, then dispatch."""
 
-import unicodedata
+import logging
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -11,6 +12,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from retry_admin.channels.registry import CHANNELS
+from retry_admin.envelope import Envelope
 from retry_admin.models import (
     AuditEvent,
     Batch,
@@ -21,10 +23,15 @@ from retry_admin.models import (
     template_placeholders,
     validate_template_body,
 )
+from retry_admin.queues import QueueBackend, QueueError, get_backend
 from retry_admin.services.audit import audit_record
 from retry_admin.services.dispatch import dispatch_on_commit
 
+logger = logging.getLogger(__name__)
+
 MAX_RECIPIENT_LENGTH = 320
+# Exactly Unicode category Cc (what unicodedata.category calls control), in C.
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 @dataclass(frozen=True)
@@ -65,7 +72,7 @@ def _recipient_problem(value: str) -> str | None:
         return "recipient is empty"
     if len(value) > MAX_RECIPIENT_LENGTH:
         return f"recipient is longer than {MAX_RECIPIENT_LENGTH} characters"
-    if any(unicodedata.category(ch) == "Cc" for ch in value):
+    if _CONTROL_CHARACTERS.search(value):
         return "recipient contains control characters"
     return None
 
@@ -182,13 +189,20 @@ def batch_create(
                 idempotency_key=idempotency_key or None,
                 created_by=user if user is not None and user.is_authenticated else None,
             )
+            ids = [new_message_id() for _ in unique]
+            backend = get_backend()
+            # The db queue shares this transaction: enqueue here, and the logs
+            # and their queue rows commit together (no outbox pass needed).
+            # Other transports are reached only after commit (the outbox).
+            inline = backend.transactional
             insert_rows(
                 MessageLog,
                 ["id", "recipient", "context"],
-                ((new_message_id(), row.recipient, row.context) for row in unique),
+                ((pk, row.recipient, row.context) for pk, row in zip(ids, unique, strict=True)),
                 batch_id=batch.pk,
                 created_at=now,
                 updated_at=now,
+                enqueued_at=now if inline else None,
             )
             if user is not None:
                 audit_record(
@@ -198,7 +212,8 @@ def batch_create(
                     count=len(unique),
                     details={"name": batch.name, "channel": channel, "duplicates": duplicates},
                 )
-            dispatch_on_commit(batch_id=batch.pk)
+            if not (inline and _enqueue_in_transaction(backend, batch, ids, unique)):
+                dispatch_on_commit(batch_id=batch.pk)
     except IntegrityError:
         # Two requests with one idempotency key raced; the other one won.
         if idempotency_key:
@@ -207,3 +222,29 @@ def batch_create(
                 return BatchCreateResult(existing, created=False)
         raise
     return BatchCreateResult(batch, created=True, duplicates_removed=duplicates)
+
+
+def _enqueue_in_transaction(
+    backend: QueueBackend, batch: Batch, ids: list, rows: list[RecipientRow]
+) -> bool:
+    """Enqueue a new batch inside its own transaction; False (and the logs back
+    in the outbox) if the queue refused, so nothing is lost either way."""
+    bodies = [
+        Envelope(pk, batch.pk, row.recipient, batch.template_id, 1).encode()
+        for pk, row in zip(ids, rows, strict=True)
+    ]
+    refused = []
+    try:
+        with transaction.atomic():
+            for start in range(0, len(bodies), backend.max_send_batch):
+                part = bodies[start : start + backend.max_send_batch]
+                results = backend.send(part, priority=batch.priority)
+                refused.extend(ids[start + i] for i, result in enumerate(results) if not result.ok)
+    except QueueError as exc:
+        logger.warning("Queue unavailable while creating batch %s: %s", batch.pk, exc)
+        MessageLog.objects.filter(batch_id=batch.pk).update(enqueued_at=None)
+        return False
+    if refused:
+        MessageLog.objects.filter(id__in=refused).update(enqueued_at=None)
+        return False
+    return True

@@ -7,7 +7,7 @@ from datetime import datetime
 from django.contrib.auth.models import AbstractBaseUser
 from django.utils import timezone
 
-from retry_admin.models import MessageEvent
+from retry_admin.models import MessageEvent, insert_rows
 
 CHUNK = 1000
 
@@ -24,11 +24,14 @@ def message_events_record(
     detail: str = "",
     at: datetime | None = None,
 ) -> int:
-    """One event per message, one INSERT per ``CHUNK`` messages."""
+    """One event per message, all in one prepared INSERT (``insert_rows``)."""
     at = at or timezone.now()
-    rows = [
-        MessageEvent(message_id=pk, kind=kind, actor_name=actor, detail=detail[:255], created_at=at)
-        for pk in message_ids
-    ]
-    MessageEvent.objects.bulk_create(rows, batch_size=CHUNK)
-    return len(rows)
+    return insert_rows(
+        MessageEvent,
+        ["message_id"],
+        [(pk,) for pk in message_ids],
+        kind=kind,
+        actor_name=actor,
+        detail=detail[:255],
+        created_at=at,
+    )

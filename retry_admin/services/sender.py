@@ -29,11 +29,13 @@ from django.utils import timezone
 from retry_admin.channels import ChannelError, OutgoingMessage, UnknownChannel, get_channel
 from retry_admin.envelope import Envelope, InvalidEnvelope, decode
 from retry_admin.models import (
+    Batch,
     DeliveryAttempt,
     HourlyCount,
     MessageLog,
     Status,
     error_signature,
+    insert_rows,
     render_template,
 )
 from retry_admin.queues import QueueBackend, QueueError, get_backend
@@ -120,9 +122,8 @@ def sender_process_chunk(
             continue
         envelopes[item.handle] = (item, envelope)
 
-    logs = MessageLog.objects.select_related("batch__template").in_bulk(
-        [env.message_id for _, env in envelopes.values()]
-    )
+    logs = MessageLog.objects.in_bulk([env.message_id for _, env in envelopes.values()])
+    _attach_batches(logs.values())
     too_many: list[uuid.UUID] = []  # logs whose envelope goes to the DLQ
     candidates: dict[uuid.UUID, _Delivery] = {}
     to_ack: list[str] = []
@@ -134,6 +135,10 @@ def sender_process_chunk(
         elif item.receive_count > settings.QUEUE_MAX_RECEIVES and log.status == Status.PENDING:
             poison[handle] = TOO_MANY_RECEIVES.format(limit=settings.QUEUE_MAX_RECEIVES)
             too_many.append(log.pk)
+        elif log.status == Status.DEAD_LETTERED:
+            # Marked dead before its copy reached the DLQ (SQS/Azure) and the
+            # copy failed: send it there again rather than ack it away.
+            poison[handle] = log.last_error or "Dead-lettered"
         elif log.status != Status.PENDING or log.pk in candidates:
             to_ack.append(handle)  # already handled: de-duplicated
             report.skipped += 1
@@ -165,6 +170,18 @@ def sender_process_chunk(
         backend.release(deferred, delay_seconds=visibility)
         report.deferred = len(deferred)
     return report
+
+
+def _attach_batches(logs) -> None:
+    """Give each log its batch and template from one query of the chunk's
+    batches, cached as select_related would: a join builds a Batch and a
+    Template per log, and a chunk is mostly one batch."""
+    logs = list(logs)
+    ids = {log.batch_id for log in logs if log.batch_id is not None}
+    batches = Batch.objects.select_related("template").in_bulk(ids) if ids else {}
+    cache = MessageLog.batch.field.set_cached_value
+    for log in logs:
+        cache(log, batches.get(log.batch_id))
 
 
 def _take_leases(ids: list[uuid.UUID], until: datetime) -> tuple[uuid.UUID, set[uuid.UUID]]:
@@ -273,18 +290,17 @@ def _record(deliveries: list[_Delivery], *, lease_token: uuid.UUID) -> Counter:
     now = timezone.now()
     sent_by_receives: dict[int, list[uuid.UUID]] = {}
     failed_rows: list[MessageLog] = []
-    attempts: list[DeliveryAttempt] = []
+    attempts: list[tuple] = []
     for d in deliveries:
         log = d.log
         attempts.append(
-            DeliveryAttempt(
-                message_id=log.pk,
-                number=log.attempt_count + 1,
-                source=log.enqueue_source,
-                outcome=d.outcome,
-                error=d.error,
-                duration_ms=round(d.duration_ms, 3),
-                created_at=now,
+            (
+                log.pk,
+                log.attempt_count + 1,
+                log.enqueue_source,
+                d.outcome,
+                d.error,
+                round(d.duration_ms, 3),
             )
         )
         if d.outcome == Outcome.SENT:
@@ -347,7 +363,12 @@ def _record(deliveries: list[_Delivery], *, lease_token: uuid.UUID) -> Counter:
             ],
             batch_size=500,
         )
-    DeliveryAttempt.objects.bulk_create(attempts, batch_size=1000)
+    insert_rows(
+        DeliveryAttempt,
+        ["message_id", "number", "source", "outcome", "error", "duration_ms"],
+        attempts,
+        created_at=now,
+    )
     _count_hourly(
         sent=counts["sent"],
         failed=counts["failed"],

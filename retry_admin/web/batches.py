@@ -106,13 +106,14 @@ def batch_detail(request, pk):
     }
     if request.htmx and not request.htmx.history_restore_request:
         return page(request, "retry_admin/batch_detail.html#progress", context)
-    context["errors"] = (
-        MessageLog.objects.filter(batch=batch)
+    context["errors"] = [
+        {**row, "label": Status(row["status"]).label}
+        for row in MessageLog.objects.filter(batch=batch)
         .exclude(error_signature="")
         .values("status", "error_signature")
         .annotate(n=Count("id"))
         .order_by("-n")[:10]
-    )
+    ]
     context["recent"] = selectors.message_page(filters=MessageFilter(batch=batch.pk), limit=20)
     return page(request, "retry_admin/batch_detail.html", context)
 
@@ -168,9 +169,13 @@ def batch_new(request):
     except RequestDataTooBig:
         form = BatchForm(initial={"idempotency_key": uuid.uuid4().hex})
         errors = [
-            LineError(0, "The pasted recipients are too large to submit: upload them as a CSV file.")
+            LineError(
+                0, "The pasted recipients are too large to submit: upload them as a CSV file."
+            )
         ]
-        return page(request, "retry_admin/batch_new.html", _form_context(form, errors, ""), status=400)
+        return page(
+            request, "retry_admin/batch_new.html", _form_context(form, errors, ""), status=400
+        )
     source = ""
     if form.is_valid():
         source = request.POST.get("recipients", "")

@@ -33,21 +33,32 @@ class Bar:
     title: str
 
 
-def nice_ceiling(value: int) -> int:
-    """The next 1, 2 or 5 times a power of ten, so gridlines read easily."""
-    if value <= 4:
-        return 4
-    power = 10 ** math.floor(math.log10(value))
-    for step in (1, 2, 2.5, 5, 10):
-        if value <= step * power:
-            return int(step * power)
-    return int(10 * power)
+NICE_STEPS = (1, 2, 2.5, 5)
+MAX_TICKS = 5
+
+
+def axis_top(peak: int) -> tuple[int, int]:
+    """(top of the axis, step between gridlines): the smallest round step
+    (1, 2, 2.5 or 5 times a power of ten) that covers ``peak`` in at most
+    five whole steps, so every gridline label is a round number."""
+    if peak <= MAX_TICKS:
+        return MAX_TICKS, 1
+    power = 10 ** max(0, math.floor(math.log10(peak / MAX_TICKS)))
+    while True:
+        for factor in NICE_STEPS:
+            step = factor * power
+            if step != int(step):
+                continue
+            ticks = math.ceil(peak / step)
+            if ticks <= MAX_TICKS:
+                return int(step * ticks), int(step)
+        power *= 10
 
 
 def hourly_chart(series: list[dict]) -> dict:
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     peak = max((sum(row[key] for key, _, _ in SERIES) for row in series), default=0)
-    top = nice_ceiling(peak)
+    top, step = axis_top(peak)
     slot = plot_w / max(1, len(series))
     bars = []
     for i, row in enumerate(series):
@@ -66,12 +77,12 @@ def hourly_chart(series: list[dict]) -> dict:
                 width=round(slot * 0.76, 2),
                 label=f"{hour:%H}:00" if i % 3 == 0 else "",
                 segments=segments,
-                title=f"{hour:%H}:00–{hour:%H}:59: {parts or 'nothing sent'}",
+                title=f"{hour:%H}:00 to {hour:%H}:59: {parts or 'nothing sent'}",
             )
         )
     grid = [
-        {"y": round(TOP + plot_h - plot_h * k / 4, 2), "label": f"{top * k // 4:,}"}
-        for k in range(5)
+        {"y": round(TOP + plot_h - plot_h * value / top, 2), "label": f"{value:,}"}
+        for value in range(0, top + 1, step)
     ]
     totals = {key: sum(row[key] for row in series) for key, _, _ in SERIES}
     return {

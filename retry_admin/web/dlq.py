@@ -7,8 +7,8 @@ from retry_admin import roles, selectors
 from retry_admin.models import DeliveryAttempt
 from retry_admin.queues import QueueError, get_backend
 from retry_admin.services.dlq import ReplayResult, dlq_purge, dlq_replay
-from retry_admin.web.access import console_action, console_view, page
-from retry_admin.web.forms import parse_ints
+from retry_admin.web.access import console_action, console_view, forbidden, page
+from retry_admin.web.forms import parse_entry_ids
 
 PAGE_SIZE = 100
 PURGE_WORD = "PURGE"
@@ -53,7 +53,7 @@ def dlq(request):
 def _scope(request) -> tuple[str, list[str]]:
     if request.POST.get("scope") == "all":
         return "all", []
-    return "selected", parse_ints(request.POST.getlist("ids"))
+    return "selected", parse_entry_ids(request.POST.getlist("ids"))
 
 
 @console_action()
@@ -68,12 +68,16 @@ def dlq_preview(request):
         ids = [entry.id for entry in sample]
         count = len(sample)
     context = {"scope": scope, "count": count, "ids": ids, "sample": sample[:10]}
-    context["purge_word"] = PURGE_WORD
+    context.update(purge_word=PURGE_WORD, purge=bool(request.POST.get("purge")))
+    if context["purge"] and not roles.can_purge(request.user):
+        return forbidden(request, "Only a Super Admin may purge the dead-letter queue.")
     return page(request, "retry_admin/_dlq_panel.html", context)
 
 
 def _replay_note(result: ReplayResult) -> tuple[str, str]:
-    text = f"Replayed {result.replayed:,} message{'s' if result.replayed != 1 else ''} to the queue."
+    text = (
+        f"Replayed {result.replayed:,} message{'s' if result.replayed != 1 else ''} to the queue."
+    )
     stayed = {**result.unreadable, **result.failed}
     if stayed:
         reasons = "; ".join(f"#{dlq_id}: {why}" for dlq_id, why in list(stayed.items())[:5])
@@ -94,7 +98,9 @@ def dlq_replay_view(request):
         level, text = "info", "Nothing to replay."
     else:
         level, text = _replay_note(result)
-    response = page(request, "retry_admin/_dlq_panel.html", {"flash": {"level": level, "text": text}})
+    response = page(
+        request, "retry_admin/_dlq_panel.html", {"flash": {"level": level, "text": text}}
+    )
     response["HX-Trigger"] = "dlq-changed"
     return response
 

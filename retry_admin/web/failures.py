@@ -83,12 +83,16 @@ def _progress(actor: str, since, until) -> dict:
         created_at__lte=until,
     ).values("message_id")
     counts = {s: 0 for s in Status.values}
-    for row in (
-        MessageLog.objects.filter(id__in=retried).values("status").annotate(n=Count("id"))
-    ):
+    for row in MessageLog.objects.filter(id__in=retried).values("status").annotate(n=Count("id")):
         counts[row["status"]] = row["n"]
     total = sum(counts.values())
     waiting = counts[Status.PENDING]
+    failed_again = counts[Status.FAILED] + counts[Status.PERMANENTLY_FAILED]
+    failed_again += counts[Status.DEAD_LETTERED]
+
+    def share(n: int) -> float:
+        return round(100 * n / total, 3) if total else 0
+
     return {
         "actor": actor,
         "since": since.isoformat(),
@@ -96,10 +100,10 @@ def _progress(actor: str, since, until) -> dict:
         "counts": counts,
         "total": total,
         "waiting": waiting,
-        "failed_again": counts[Status.FAILED]
-        + counts[Status.PERMANENTLY_FAILED]
-        + counts[Status.DEAD_LETTERED],
+        "failed_again": failed_again,
         "percent": 100 if not total else int(100 * (total - waiting) / total),
+        "sent_share": share(counts[Status.SENT]),
+        "failed_share": share(failed_again),
     }
 
 

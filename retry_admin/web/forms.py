@@ -1,5 +1,6 @@
 """Forms and input parsing for the console's actions."""
 
+import re
 import uuid
 from collections.abc import Iterable
 
@@ -31,9 +32,12 @@ def parse_uuids(values: Iterable[str], *, limit: int = MAX_IDS) -> list[uuid.UUI
     return list(dict.fromkeys(ids))[:limit]
 
 
-def parse_ints(values: Iterable[str], *, limit: int = MAX_IDS) -> list[str]:
-    """DLQ entry ids: kept as strings (the queue contract), digits only."""
-    return list(dict.fromkeys(v.strip() for v in values if v.strip().isdigit()))[:limit]
+_ENTRY_ID = re.compile(r"^[A-Za-z0-9:_.+/=-]{1,256}$")
+
+
+def parse_entry_ids(values: Iterable[str], *, limit: int = MAX_IDS) -> list[str]:
+    """DLQ entry ids: opaque strings of the queue backend; anything odd is dropped."""
+    return list(dict.fromkeys(v.strip() for v in values if _ENTRY_ID.match(v.strip())))[:limit]
 
 
 class BatchForm(forms.Form):
@@ -83,9 +87,7 @@ class BatchForm(forms.Form):
             )
         try:
             if upload:
-                self.parsed = parse_recipients(
-                    decode_upload(upload.read()), header_required=True
-                )
+                self.parsed = parse_recipients(decode_upload(upload.read()), header_required=True)
                 field = "csv_file"
             elif text.strip():
                 self.parsed = parse_recipients(text, header_required=False)

@@ -18,6 +18,27 @@ from retry_admin.web.timeline import dlq_entry, message_timeline, rendered_body,
 
 RETRYABLE = {Status.FAILED, Status.PERMANENTLY_FAILED, Status.DEAD_LETTERED}
 PAGE_SIZE = 50
+# Newest-first on a recipient prefix sorts every match: fine for a person's
+# address, not for "+44". Past this many matches the page asks for more.
+RECIPIENT_MATCH_LIMIT = 2_000
+
+
+def _recipient_matches(filters: MessageFilter) -> list | None:
+    """The ids of a recipient prefix's matches, read from the (recipient, id)
+    index alone; ``None`` without a recipient filter. Raises ``ValidationError``
+    past ``RECIPIENT_MATCH_LIMIT`` matches."""
+    if not filters.recipient:
+        return None
+    matches = MessageFilter(recipient=filters.recipient).apply(MessageLog.objects.all())
+    ids = list(matches.order_by().values_list("id", flat=True)[: RECIPIENT_MATCH_LIMIT + 1])
+    if len(ids) > RECIPIENT_MATCH_LIMIT:
+        raise ValidationError(
+            {
+                "recipient": f"More than {RECIPIENT_MATCH_LIMIT:,} messages start with "
+                f"“{filters.recipient}”: type more of the address."
+            }
+        )
+    return ids
 
 
 def filtered_page(request, *, forced: dict | None = None) -> dict:
@@ -33,6 +54,7 @@ def filtered_page(request, *, forced: dict | None = None) -> dict:
         context["query"] = urlencode(filters.as_params())
         context["page"] = selectors.message_page(
             filters=filters,
+            within=_recipient_matches(filters),
             after=params.get("after") or None,
             before=params.get("before") or None,
             limit=PAGE_SIZE,

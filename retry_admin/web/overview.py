@@ -10,6 +10,7 @@ from retry_admin import selectors
 from retry_admin.models import Heartbeat, RetryRun, Status
 from retry_admin.web.access import console_action, console_view, page
 from retry_admin.web.charts import hourly_chart
+from retry_admin.web.figures import SharedFigures
 
 
 def _status_rows(data: dict) -> list[dict]:
@@ -25,9 +26,18 @@ def _status_rows(data: dict) -> list[dict]:
     ]
 
 
+def _figures() -> dict:
+    return {"data": selectors.overview(), "computed_at": timezone.now()}
+
+
+# Shared by every tab watching the overview (see figures.py and docs/console.md).
+FIGURES = SharedFigures(_figures, fresh_setting="CONSOLE_FIGURES_FRESH_SECONDS")
+
+
 @console_view
 def overview(request):
-    data = selectors.overview()
+    figures = FIGURES.get()
+    data = figures["data"]
     rate = data["retry_success_rate"]
     context = {
         "nav": "overview",
@@ -36,6 +46,7 @@ def overview(request):
         "success_percent": None if rate is None else round(100 * rate, 1),
         "chart": hourly_chart(data["hourly"]),
         "now": timezone.now(),
+        "computed_at": figures["computed_at"],
     }
     if request.htmx and not request.htmx.history_restore_request:
         return page(request, "retry_admin/overview.html#stats", context)

@@ -119,11 +119,15 @@ def parse_recipients(text: str, *, header_required: bool, limit: int | None = No
         elif len(record) != len(names):
             parsed.error(
                 line,
-                f"has {len(record)} values but the header names {len(names)} "
-                f"({', '.join(names)})",
+                f"has {len(record)} value{'s' if len(record) != 1 else ''} but the header "
+                f"names {len(names)} columns ({', '.join(names)})",
             )
         else:
-            context = {n: v.strip() for i, (n, v) in enumerate(zip(names, record)) if i != index}
+            context = {
+                n: v.strip()
+                for i, (n, v) in enumerate(zip(names, record, strict=True))
+                if i != index
+            }
             parsed.rows.append(RecipientRow(line, record[index].strip(), context))
     return parsed
 

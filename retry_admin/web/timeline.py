@@ -71,7 +71,9 @@ def _event(event: MessageEvent) -> Entry:
 
 
 def message_timeline(message: MessageLog) -> list[Entry]:
-    entries = [Entry(at=message.created_at, css="info", title="Created", note=_created_note(message))]
+    entries = [
+        Entry(at=message.created_at, css="info", title="Created", note=_created_note(message))
+    ]
     entries += [_attempt(a) for a in message.attempts.all()]
     entries += [_event(e) for e in message.events.all()]
     for audit in AuditEvent.objects.filter(target=str(message.pk)):

@@ -4,7 +4,7 @@ import pytest
 
 from retry_admin.models import AuditEvent, MessageLog, QueueMessage, Status
 from retry_admin.queues import get_backend, reset_backends
-from tests.api.conftest import assert_error, dlq_ids, message_ids
+from tests.api.conftest import assert_error, dlq_ids
 
 pytestmark = pytest.mark.django_db
 
@@ -180,3 +180,22 @@ def test_only_a_super_admin_may_purge(as_system, as_viewer, anonymous, make_dead
     assert_error(as_viewer.delete(f"{URL}?confirm=purge"), 403)
     assert_error(anonymous.delete(f"{URL}?confirm=purge"), 401)
     assert len(dlq_ids()) == 1
+
+
+def test_a_purge_refuses_unknown_parameters(as_super, make_dead_lettered):
+    make_dead_lettered(1)
+    assert_error(as_super.delete(f"{URL}?confirm=purge&id=1"), 400, "id: Unknown parameter")
+    assert len(dlq_ids()) == 1
+
+
+@pytest.mark.parametrize("odd_id", ["²", "٣", "99999999999999999999999", "-1", "1.0"])
+def test_odd_entry_ids_are_unknown_ids_not_server_errors(as_super, make_dead_lettered, odd_id):
+    make_dead_lettered(1)
+    [real] = dlq_ids()
+
+    replay = as_super.post(REPLAY, {"ids": [real, odd_id]}, format="json")
+    purge = as_super.delete(URL, {"confirm": "purge", "ids": [real, odd_id]}, format="json")
+
+    assert_error(replay, 400, "Not in the dead-letter queue")
+    assert_error(purge, 400, "Not in the dead-letter queue")
+    assert dlq_ids() == [real]

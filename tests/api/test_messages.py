@@ -229,9 +229,7 @@ def test_it_retries_what_a_filter_matches(as_super, batch_with_failures, make_ba
     assert set(_statuses(message_ids(other))) == {Status.FAILED}
 
 
-def test_a_filter_preview_counts_and_its_token_retries_exactly_that(
-    as_super, batch_with_failures
-):
+def test_a_filter_preview_counts_and_its_token_retries_exactly_that(as_super, batch_with_failures):
     preview = as_super.post(
         BULK, {"filter": {"batch": batch_with_failures.pk}, "preview": True}, format="json"
     ).json()
@@ -269,3 +267,35 @@ def test_it_refuses_bad_bulk_requests_and_changes_nothing(
     assert set(_statuses(message_ids(batch_with_failures))) == {Status.FAILED}
     assert not DeliveryAttempt.objects.exists()
     assert not QueueMessage.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"created_from": "0352-04-29"},
+        {"created_to": "1969-12-31"},
+        {"created_to": "9999-12-31"},
+        {"created_from": "9000-01-01"},
+    ],
+)
+def test_it_accepts_dates_far_in_the_past_or_future(as_viewer, make_batch, params):
+    make_batch(1)
+    response = as_viewer.get(URL, params)
+    assert response.status_code == 200, response.content
+    if "created_from" in params and params["created_from"] < "1970":
+        assert len(response.json()["results"]) == 1
+
+
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        ({"ids": [5]}, "ids[0]"),
+        ({"filter": {"batch": "3"}}, "filter.batch"),
+        ({"filter": {}, "preview": 0}, "preview"),
+        ({"token": 12}, "token"),
+    ],
+)
+def test_a_json_value_must_have_the_documented_type(as_super, batch_with_failures, payload, field):
+    body = assert_error(as_super.post(BULK, payload, format="json"), 400)
+    assert field in body["errors"]
+    assert set(_statuses(message_ids(batch_with_failures))) == {Status.FAILED}

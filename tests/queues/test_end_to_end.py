@@ -2,15 +2,21 @@
 through the retry cycle and are sent; poison lands in the DLQ, is replayed
 and is sent. Only QUEUE_BACKEND (and where it points) changes."""
 
+import io
 from datetime import timedelta
 
 import pytest
+from django.core.management import call_command
 from django.utils import timezone
 
+from retry_admin.channels import reset_channels
 from retry_admin.models import MessageLog, RetryRun, Status
+from retry_admin.queues import get_backend
 from retry_admin.services.dlq import dlq_purge, dlq_replay
+from retry_admin.services.health import health_check
 from retry_admin.services.retry import message_retry, retry_cycle_run
 from retry_admin.services.sender import sender_drain
+from tests.queues.conftest import BACKENDS, point_at
 
 pytestmark = pytest.mark.django_db
 
@@ -39,6 +45,7 @@ def test_failures_go_through_the_retry_cycle_and_are_sent(queue_backend, make_ba
     assert statuses(batch) == {Status.FAILED: 6}
 
     settings.SIMULATED_TRANSIENT_RATE = 0.0
+    reset_channels()  # the simulated channel reads its rates once
     MessageLog.objects.update(updated_at=timezone.now() - timedelta(hours=3))
     run = retry_cycle_run(trigger=RetryRun.Trigger.COMMAND)
     assert (run.selected, run.requeued, run.error) == (6, 6, "")
@@ -98,3 +105,15 @@ def test_purging_the_dlq_makes_its_messages_permanently_failed(
     assert dlq_purge(ids=None, user=super_admin) == 2
     assert queue_backend.dlq_depth() == 0
     assert statuses(batch) == {Status.PERMANENTLY_FAILED: 2}
+
+
+@pytest.mark.parametrize("name", BACKENDS)
+def test_setup_creates_the_queues_and_health_reports_them(request, settings, name):
+    point_at(settings, request, name)
+    out = io.StringIO()
+    call_command("setup_retry_admin", stdout=out, stderr=out)
+    assert "queue ready: " in out.getvalue(), out.getvalue()
+    get_backend().send(["one"])
+    queue = health_check()["checks"]["queue"]
+    assert queue["ok"], queue
+    assert queue["visible"] == 1 and queue["dead_lettered"] == 0

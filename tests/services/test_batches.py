@@ -57,7 +57,24 @@ def test_it_writes_the_batch_and_one_pending_log_per_recipient(template):
     ]
 
 
-def test_it_dispatches_only_after_commit(template, django_capture_on_commit_callbacks):
+def test_the_db_queue_is_written_in_the_same_transaction(template):
+    from django.db import transaction
+
+    class Abort(Exception):
+        pass
+
+    with pytest.raises(Abort), transaction.atomic():
+        batch_create(name="B", template=template, recipients=make_rows(3))
+        assert QueueMessage.objects.count() == 3
+        assert MessageLog.objects.filter(enqueued_at__isnull=True).count() == 0
+        raise Abort
+    assert (MessageLog.objects.count(), QueueMessage.objects.count()) == (0, 0)
+
+
+def test_other_transports_are_reached_only_after_commit(
+    template, monkeypatch, django_capture_on_commit_callbacks
+):
+    monkeypatch.setattr(DatabaseQueue, "transactional", False)  # as SQS and Azure are
     with django_capture_on_commit_callbacks() as callbacks:
         batch = batch_create(name="B", template=template, recipients=make_rows(3)).batch
         assert QueueMessage.objects.count() == 0

@@ -157,3 +157,17 @@ def test_a_message_leased_by_another_worker_is_deferred_not_sent(make_batch):
     assert report.deferred == 1 and report.sent == 0
     assert get_backend().depth().delayed == 1
     assert MessageLog.objects.get().status == Status.PENDING
+
+
+def test_an_envelope_of_a_dead_lettered_log_goes_back_to_the_dlq_not_away(make_batch):
+    """On SQS/Azure the log is marked dead-lettered before the copy to the DLQ;
+    if that copy failed the envelope returns to the main queue. Acking it would
+    leave the message in neither queue."""
+    make_batch(1)
+    MessageLog.objects.update(status=Status.DEAD_LETTERED, last_error="too many receives")
+    report = sender_drain(until_empty=True)
+    assert report.skipped == 0
+    [dead] = get_backend().dlq_peek()
+    assert dead.reason == "too many receives"
+    log = MessageLog.objects.get()
+    assert (log.status, log.dead_letter_count) == (Status.DEAD_LETTERED, 0)

@@ -1,6 +1,14 @@
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.parsers import JSONParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.views import APIView
+
+
+class JSONOnly(DefaultContentNegotiation):
+    """Always JSON: no 404 for a stray ``?format=`` and no 406 for an odd Accept."""
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
 
 
 class ApiView(APIView):
@@ -8,6 +16,7 @@ class ApiView(APIView):
     # (A comment, not a docstring: drf-spectacular would show it on every operation.)
     parser_classes = [JSONParser]
     renderer_classes = [JSONRenderer]
+    content_negotiation_class = JSONOnly
 
 
 def parsed(serializer_class, data, **kwargs) -> dict:

@@ -1,7 +1,12 @@
 """The dead-letter queue: list, replay, purge."""
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    PolymorphicProxySerializer,
+    extend_schema,
+)
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
@@ -14,7 +19,13 @@ from retry_admin.api.representations import (
     DLQReplayResultSerializer,
     errors,
 )
-from retry_admin.api.serializers import DLQListQuerySerializer, DLQPurgeSerializer, DLQReplaySerializer
+from retry_admin.api.serializers import (
+    DLQListQuerySerializer,
+    DLQPurgeSerializer,
+    DLQReplaySerializer,
+    ReplayAllSerializer,
+    ReplayIdsSerializer,
+)
 from retry_admin.api.views.base import ApiView, parsed
 from retry_admin.services.dlq import dlq_purge, dlq_replay
 
@@ -28,8 +39,16 @@ def _refuse_unknown(ids: list[str] | None) -> None:
         raise ValidationError({"ids": [f"Not in the dead-letter queue: {', '.join(unknown[:5])}"]})
 
 
+def _entries(n: int) -> str:
+    return f"{n} entr{'y' if n == 1 else 'ies'}"
+
+
 def _purge_input(request) -> dict:
-    """``confirm`` and ``ids`` from the JSON body, else from the query string."""
+    """``confirm`` and ``ids`` from the JSON body, else from the query string.
+    A destructive call takes nothing else: an unknown parameter is a typo."""
+    unknown = sorted(set(request.query_params) - {"confirm", "ids"})
+    if unknown:
+        raise ValidationError({name: ["Unknown parameter."] for name in unknown[:5]})
     body = request.data if isinstance(request.data, dict) else {}
     data = {}
     confirm = body.get("confirm", request.query_params.get("confirm"))
@@ -77,7 +96,8 @@ class DLQView(ApiView):
                 "confirm",
                 OpenApiTypes.STR,
                 enum=["purge"],
-                description="Must be `purge`.",
+                required=True,
+                description='Must be `purge` (or sent as `{"confirm": "purge"}` in a JSON body).',
             ),
             OpenApiParameter(
                 "ids",
@@ -96,8 +116,7 @@ class DLQView(ApiView):
         return Response(
             {
                 "success": True,
-                "message": f"Purged {purged} entr{'y' if purged == 1 else 'ies'} "
-                "from the dead-letter queue",
+                "message": f"Purged {_entries(purged)} from the dead-letter queue",
                 "purged": purged,
             }
         )
@@ -115,7 +134,11 @@ class DLQReplayView(ApiView):
             "entry whose body is not a Retry Admin envelope (or points at no message) "
             "stays, listed in `unreadable`. An unknown id refuses the whole request."
         ),
-        request=DLQReplaySerializer,
+        request=PolymorphicProxySerializer(
+            component_name="DLQReplayRequest",
+            serializers=[ReplayIdsSerializer, ReplayAllSerializer],
+            resource_type_field_name=None,
+        ),
         responses={200: DLQReplayResultSerializer, **errors(400, 401, 403, 503)},
         examples=[
             OpenApiExample("Some", request_only=True, value={"ids": ["12", "13"]}),
@@ -129,7 +152,7 @@ class DLQReplayView(ApiView):
         return Response(
             {
                 "success": True,
-                "message": f"Replayed {result.replayed} entr{'y' if result.replayed == 1 else 'ies'}",
+                "message": f"Replayed {_entries(result.replayed)}",
                 "replayed": result.replayed,
                 "unreadable": result.unreadable,
                 "failed": result.failed,

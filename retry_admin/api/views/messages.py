@@ -7,7 +7,6 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiParameter,
-    OpenApiResponse,
     PolymorphicProxySerializer,
     extend_schema,
 )
@@ -25,7 +24,13 @@ from retry_admin.api.representations import (
     RetryResultSerializer,
     errors,
 )
-from retry_admin.api.serializers import BulkRetrySerializer, MessageListQuerySerializer
+from retry_admin.api.serializers import (
+    BulkRetrySerializer,
+    MessageListQuerySerializer,
+    RetryByFilterSerializer,
+    RetryByIdsSerializer,
+    RetryByTokenSerializer,
+)
 from retry_admin.api.views.base import ApiView, parsed
 from retry_admin.models import MessageLog
 from retry_admin.services.bulk import bulk_retry_preview, bulk_retry_run
@@ -178,7 +183,11 @@ class BulkRetryView(ApiView):
             "that selection. An unknown id refuses the whole request (400), changing "
             "nothing."
         ),
-        request=BulkRetrySerializer,
+        request=PolymorphicProxySerializer(
+            component_name="BulkRetryRequest",
+            serializers=[RetryByIdsSerializer, RetryByFilterSerializer, RetryByTokenSerializer],
+            resource_type_field_name=None,
+        ),
         responses={
             200: PolymorphicProxySerializer(
                 component_name="BulkRetryResponse",

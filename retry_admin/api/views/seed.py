@@ -119,7 +119,9 @@ class QueueStatusView(ApiView):
         responses={
             200: QueueStatusSerializer,
             **errors(401, 403),
-            503: OpenApiResponse(QueueUnavailableSerializer, description="The queue is unreachable."),
+            503: OpenApiResponse(
+                QueueUnavailableSerializer, description="The queue is unreachable."
+            ),
         },
     )
     def get(self, request):

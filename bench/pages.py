@@ -1,0 +1,484 @@
+"""Page timings: server-side p95 of the console's busiest pages over
+1,000,000 message logs (100,000 with ``quick``).
+
+Seeds the bench database with raw bulk inserts (COPY on PostgreSQL,
+``executemany`` on SQLite): 200 batches, a realistic mix of statuses and
+error signatures over 30 days of UUIDv7 ids, the queue and DLQ rows that go
+with the pending and dead-lettered messages, recent delivery attempts and the
+hourly counts. Then times ``GET`` of each page through ``django.test.Client``
+signed in as a Super Admin (whole Django stack, no network), 30 requests each
+after a warm-up. Baseline, same run: the same page with the batches but no
+messages, so the ratio is what a million rows cost.
+
+    run(quick: bool) -> list[dict]   # rows for bench/run.py's table
+
+Each row: name, value, unit, baseline, ratio, aim, ok (True or False against
+the aim, None for a row that is information only). The overview is timed as
+served (its figures are shared and refreshed in the background, see
+retry_admin/web/figures.py) and, as information, with every request computing
+its own figures, which is what a first visit pays.
+
+Standalone: ``.venv/bin/python bench/pages.py [--quick]`` (own database, as
+bench/run.py prepares it).
+"""
+
+import json
+import math
+import os
+import random
+import sys
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+FULL_SIZE = 1_000_000
+QUICK_SIZE = 100_000
+BATCHES = 200
+REQUESTS = 30
+WARMUP = 3
+AIM_MS = 150.0
+CHUNK = 20_000
+
+STATUS_MIX = [  # (status, share)
+    ("sent", 0.86),
+    ("failed", 0.06),
+    ("permanently_failed", 0.04),
+    ("dead_lettered", 0.01),
+    ("pending", 0.03),
+]
+ERRORS = {
+    "failed": [
+        ("Upstream gateway timeout after {n} ms", "Upstream gateway timeout after <n> ms"),
+        (
+            "Rate limited by provider: retry after {n} s",
+            "Rate limited by provider: retry after <n> s",
+        ),
+        ("Connection reset by peer 10.0.{n}.1:443", "Connection reset by peer <ip>"),
+    ],
+    "permanently_failed": [
+        (
+            "Recipient {r} is not reachable (code 4{n})",
+            "Recipient <email> is not reachable (code <n>)",
+        ),
+        (
+            "Message rejected: recipient {r} opted out",
+            "Message rejected: recipient <email> opted out",
+        ),
+        ("Batch or template no longer exists", "Batch or template no longer exists"),
+    ],
+    "dead_lettered": [
+        (
+            "Received more than QUEUE_MAX_RECEIVES=5 times without an outcome",
+            "Received more than QUEUE_MAX_RECEIVES=<n> times without an outcome",
+        ),
+    ],
+}
+
+
+def _uuid7(ms: int, rng: random.Random) -> uuid.UUID:
+    rand = rng.getrandbits(74)
+    value = (ms & ((1 << 48) - 1)) << 80 | 0x7 << 76 | ((rand >> 62) & 0xFFF) << 64
+    value |= 0b10 << 62 | (rand & ((1 << 62) - 1))
+    return uuid.UUID(int=value)
+
+
+def _statuses(size: int, rng: random.Random) -> list[str]:
+    population = [s for s, _ in STATUS_MIX]
+    weights = [w for _, w in STATUS_MIX]
+    return rng.choices(population, weights, k=size)
+
+
+# Seeding
+
+
+class Seeder:
+    """Writes rows as fast as the database takes them, bypassing the ORM."""
+
+    def __init__(self) -> None:
+        from django.db import connection
+
+        self.connection = connection
+        self.postgres = connection.vendor == "postgresql"
+
+    def _ts(self, moment: datetime):
+        if self.postgres:
+            return moment
+        return moment.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ")
+
+    def _uuid(self, value: uuid.UUID | None):
+        if value is None:
+            return None
+        return value if self.postgres else value.hex
+
+    def insert(self, table: str, columns: list[str], rows: list[tuple]) -> None:
+        if not rows:
+            return
+        with self.connection.cursor() as cursor:
+            if self.postgres:
+                raw = cursor.cursor
+                with raw.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+                    for row in rows:
+                        copy.write_row(row)
+            else:
+                marks = ", ".join(["%s"] * len(columns))
+                cursor.executemany(
+                    f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows
+                )
+
+
+def seed(size: int, *, seed_value: int = 20) -> None:
+    """Seed ``size`` message logs into the batches ``seed_batches`` made."""
+    from django.db import transaction
+    from django.utils import timezone
+
+    from retry_admin.envelope import Envelope
+    from retry_admin.models import (
+        Batch,
+        DeliveryAttempt,
+        HourlyCount,
+        MessageLog,
+        QueueMessage,
+        RetryRun,
+        Template,
+    )
+
+    rng = random.Random(seed_value)
+    seeder = Seeder()
+    now = timezone.now()
+    start = now - timedelta(days=30)
+    template, _ = Template.objects.get_or_create(
+        name="Bench pages", defaults={"body": "Hi {{ name }}, your code is {{ code }}."}
+    )
+    batch_ids = list(
+        Batch.objects.filter(name__startswith="pages bench ").values_list("id", flat=True)
+    )
+    per_batch = math.ceil(size / BATCHES)
+    step_ms = (now - start).total_seconds() * 1000 / size
+    start_ms = int(start.timestamp() * 1000)
+    statuses = _statuses(size, rng)
+    hourly: dict[datetime, dict[str, int]] = {}
+    day_ago = now - timedelta(hours=24)
+    log_columns = [
+        "id", "batch_id", "recipient", "context", "status", "retry_count", "receive_count",
+        "attempt_count", "dead_letter_count", "last_error", "error_signature",
+        "enqueue_source", "next_retry_at", "enqueued_at", "sent_at", "lease_token",
+        "lease_expires_at", "created_at", "updated_at",
+    ]  # fmt: skip
+    queue_columns = [
+        "queue", "body", "dead", "priority", "visible_at", "receive_count", "receipt",
+        "created_at", "dead_at", "dead_reason",
+    ]  # fmt: skip
+    failures = {"failed": [], "permanently_failed": [], "dead_lettered": []}
+    recent_ids: list[uuid.UUID] = []
+    with transaction.atomic():
+        for chunk_start in range(0, size, CHUNK):
+            logs, queue = [], []
+            for i in range(chunk_start, min(size, chunk_start + CHUNK)):
+                status = statuses[i]
+                ms = start_ms + int(i * step_ms)
+                created = datetime.fromtimestamp(ms / 1000, tz=UTC)
+                updated = created + timedelta(seconds=rng.randint(1, 600))
+                pk = _uuid7(ms, rng)
+                batch_id = batch_ids[min(len(batch_ids) - 1, i // per_batch)]
+                recipient = f"+4477{i:08d}" if i % 2 else f"user{i}@example.com"
+                retries = 0
+                last_error = signature = ""
+                if status in ERRORS:
+                    text, signature = rng.choice(ERRORS[status])
+                    last_error = text.format(n=rng.randint(1, 999), r=recipient)
+                    retries = 3 if status == "permanently_failed" else rng.randint(0, 2)
+                elif status == "sent" and rng.random() < 0.1:
+                    retries = rng.randint(1, 2)
+                attempts = retries + (0 if status in ("pending", "dead_lettered") else 1)
+                logs.append(
+                    (
+                        seeder._uuid(pk),
+                        batch_id,
+                        recipient,
+                        json.dumps({"name": f"Name {i}", "code": f"{i:06d}"}),
+                        status,
+                        retries,
+                        6 if status == "dead_lettered" else min(attempts, 1),
+                        attempts,
+                        1 if status == "dead_lettered" else 0,
+                        last_error,
+                        signature,
+                        "retry" if retries else "queue",
+                        None,
+                        seeder._ts(created),
+                        seeder._ts(updated) if status == "sent" else None,
+                        None,
+                        None,
+                        seeder._ts(created),
+                        seeder._ts(updated),
+                    )
+                )
+                if status in failures and len(failures[status]) < 50:
+                    failures[status].append(pk)
+                if status in ("pending", "dead_lettered"):
+                    body = Envelope(pk, batch_id, recipient, template.pk, attempts + 1).encode()
+                    dead = status == "dead_lettered"
+                    queue.append(
+                        (
+                            "batch-messages",
+                            body,
+                            dead,
+                            0,
+                            seeder._ts(updated),
+                            6 if dead else 0,
+                            None,
+                            seeder._ts(created),
+                            seeder._ts(updated) if dead else None,
+                            last_error if dead else "",
+                        )
+                    )
+                if created >= day_ago:
+                    hour = created.replace(minute=0, second=0, microsecond=0)
+                    counts = hourly.setdefault(hour, {})
+                    counts[status] = counts.get(status, 0) + 1
+                    recent_ids.append(pk)
+            seeder.insert(MessageLog._meta.db_table, log_columns, logs)
+            seeder.insert(QueueMessage._meta.db_table, queue_columns, queue)
+        attempts = [
+            (
+                seeder._uuid(pk),
+                1,
+                "queue",
+                "sent" if rng.random() < 0.9 else "transient",
+                "",
+                round(rng.lognormvariate(3.4, 0.5), 3),
+                seeder._ts(now - timedelta(seconds=rng.randint(0, 86_400))),
+            )
+            for pk in recent_ids[-20_000:]
+        ]
+        seeder.insert(
+            DeliveryAttempt._meta.db_table,
+            ["message_id", "number", "source", "outcome", "error", "duration_ms", "created_at"],
+            attempts,
+        )
+        HourlyCount.objects.bulk_create(
+            HourlyCount(
+                hour=hour,
+                sent=c.get("sent", 0),
+                failed=c.get("failed", 0),
+                permanently_failed=c.get("permanently_failed", 0),
+                dead_lettered=c.get("dead_lettered", 0),
+            )
+            for hour, c in hourly.items()
+        )
+        for hours_ago in (18, 12, 6):
+            at = now - timedelta(hours=hours_ago)
+            RetryRun.objects.create(
+                trigger="schedule",
+                started_at=at,
+                finished_at=at + timedelta(seconds=4),
+                selected=900,
+                requeued=880,
+                still_failed=10,
+                permanently_failed=10,
+            )
+    # A live database's steady state: PostgreSQL's autovacuum would have
+    # vacuumed (visibility map: index-only scans) and analyzed these tables
+    # minutes after such a load; SQLite gets the statistics of an ANALYZE.
+    with seeder.connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE" if seeder.postgres else "ANALYZE")
+
+
+def seed_batches() -> list[int]:
+    from retry_admin.models import Batch, Template
+
+    template, _ = Template.objects.get_or_create(
+        name="Bench pages", defaults={"body": "Hi {{ name }}, your code is {{ code }}."}
+    )
+    Batch.objects.bulk_create(
+        Batch(name=f"pages bench {i}", template=template, channel="log", total=0)
+        for i in range(BATCHES)
+    )
+    return list(Batch.objects.filter(name__startswith="pages bench ").values_list("id", flat=True))
+
+
+def clean() -> None:
+    from django.db import connection
+
+    from retry_admin.models import (
+        AuditEvent,
+        Batch,
+        DeliveryAttempt,
+        HourlyCount,
+        MessageEvent,
+        MessageLog,
+        QueueMessage,
+        RetryRun,
+        Template,
+    )
+
+    # Children first, plain DELETEs: the ORM's collector would load every row.
+    models = [MessageEvent, DeliveryAttempt, MessageLog, QueueMessage, AuditEvent, Batch]
+    models += [HourlyCount, RetryRun, Template]
+    with connection.cursor() as cursor:
+        for model in models:
+            cursor.execute(f"DELETE FROM {model._meta.db_table}")  # our own table names
+
+
+# Timing
+
+
+def _p95(samples: list[float]) -> float:
+    ordered = sorted(samples)
+    return ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)]
+
+
+def _time(client, url: str, *, cold: bool = False) -> float:
+    """p95 in ms of ``REQUESTS`` GETs, as served. ``cold``: forget the
+    overview's shared figures before each request, so that each one computes
+    them itself (what the first visit after a quiet spell pays)."""
+    from retry_admin.web.overview import FIGURES
+
+    for _ in range(WARMUP):
+        response = client.get(url)
+        if response.status_code != 200:
+            raise RuntimeError(f"GET {url}: {response.status_code}")
+    samples = []
+    for _ in range(REQUESTS):
+        if cold:
+            FIGURES.clear()
+        started = time.perf_counter()
+        response = client.get(url)
+        samples.append((time.perf_counter() - started) * 1000)
+        if response.status_code != 200:
+            raise RuntimeError(f"GET {url}: {response.status_code}")
+    return _p95(samples)
+
+
+def _pages(targets: dict) -> list[tuple[str, str]]:
+    # The overview last: its background refreshes must not overlap the others.
+    return [
+        ("GET /messages/?status=failed", "/messages/?status=failed"),
+        ("GET /messages/?batch=N", f"/messages/?batch={targets['batch']}"),
+        (
+            "GET /messages/?status=permanently_failed&error=…",
+            "/messages/?" + _query(status="permanently_failed", error=targets["error"]),
+        ),
+        ("GET /messages/?recipient=prefix", f"/messages/?{_query(recipient=targets['recipient'])}"),
+        # Half the table: refused at once ("type more of the address").
+        ("GET /messages/?recipient=broad prefix", f"/messages/?{_query(recipient='+4477')}"),
+        ("GET /failures/", "/failures/"),
+        ("GET / (overview)", "/"),
+    ]
+
+
+def _query(**params: str) -> str:
+    from urllib.parse import urlencode
+
+    return urlencode(params)
+
+
+def run(quick: bool) -> list[dict]:
+    from django.conf import settings
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    from retry_admin.channels import reset_channels
+    from retry_admin.queues import reset_backends
+
+    size = QUICK_SIZE if quick else FULL_SIZE
+    if "testserver" not in settings.ALLOWED_HOSTS:
+        settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
+    clean()
+    reset_channels()
+    reset_backends()
+    user, _ = get_user_model().objects.get_or_create(
+        username="pages-bench", defaults={"is_staff": True, "is_superuser": True}
+    )
+    client = Client()
+    client.force_login(user)
+    try:
+        batch_ids = seed_batches()
+        targets = {
+            "batch": batch_ids[len(batch_ids) // 2],
+            "error": ERRORS["permanently_failed"][0][1],
+            "recipient": "+447700012",  # part of a phone number: 500 matches
+        }
+        pages = _pages(targets)
+        baselines = {name: _time(client, url) for name, url in pages}
+        started = time.perf_counter()
+        seed(size)
+        seeded_in = time.perf_counter() - started
+        rows = []
+        for name, url in pages:
+            value = _time(client, url)
+            baseline = baselines[name]
+            rows.append(
+                {
+                    "name": f"pages: {name} p95, {size:,} logs",
+                    "value": round(value, 2),
+                    "unit": "ms",
+                    "baseline": round(baseline, 2),
+                    "ratio": round(value / baseline, 2) if baseline else None,
+                    "aim": f"p95 < {AIM_MS:.0f} ms",
+                    "ok": value < AIM_MS,
+                }
+            )
+        cold = _time(client, "/", cold=True)
+        rows.append(
+            {
+                "name": f"pages: GET / p95 computing its own figures (first visit), {size:,} logs",
+                "value": round(cold, 2),
+                "unit": "ms",
+                "baseline": round(baselines[pages[-1][0]], 2),
+                "ratio": round(cold / baselines[pages[-1][0]], 2),
+                "aim": "",
+                "ok": None,  # information: polls are served shared figures
+            }
+        )
+        rows.append(
+            {
+                "name": f"pages: seeding {size:,} logs (raw bulk insert)",
+                "value": round(size / seeded_in),
+                "unit": "rows/s",
+                "baseline": None,
+                "ratio": None,
+                "aim": "",
+                "ok": None,  # information
+            }
+        )
+        return rows
+    finally:
+        clean()
+        user.delete()
+
+
+# Standalone
+
+
+def _main(argv: list[str]) -> int:
+    root = Path(__file__).resolve().parent.parent
+    sys.path[0] = str(root)
+    import bench.run as bench_run
+
+    bench_run.PG_BENCH_DB = os.environ.get("PAGES_BENCH_DB", "retry_admin_pages_bench")
+    _, cleanup = bench_run.prepare_environment()
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection
+
+    try:
+        call_command("migrate", verbosity=0)
+        rows = run(quick="--quick" in argv)
+        print(f"Pages on {connection.vendor}:")
+        for row in rows:
+            verdict = {True: "ok", False: "MISS", None: "info"}[row["ok"]]
+            print(
+                f"  {row['name']:<60} {row['value']:>10} {row['unit']:<6} "
+                f"baseline {row['baseline']}  ratio {row['ratio']}  {row['aim']}  {verdict}"
+            )
+        return 1 if any(row["ok"] is False for row in rows) else 0
+    finally:
+        cleanup()
+
+
+if __name__ == "__main__":
+    sys.exit(_main(sys.argv[1:]))

@@ -1,0 +1,33 @@
+"""The benchmark suite still runs: ``bench/run.py --quick`` end to end, in its
+own var dir and SQLite file. It checks that every benchmark reported a figure,
+never how fast anything was (timings belong to ``make bench``)."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+BENCHMARKS = {"sender_log", "batch_create", "retry_cycle", "simulated"}
+
+
+def test_it_runs_every_benchmark_quickly(tmp_path):
+    env = {**os.environ, "RETRY_ADMIN_VAR_DIR": str(tmp_path)}
+    env.pop("DATABASE_URL", None)  # its own SQLite file, whatever the suite runs on
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "run.py"), "--quick"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+
+    results = json.loads((tmp_path / "results.json").read_text())["results"]
+    assert {row["group"] for row in results} == BENCHMARKS
+    for row in results:
+        assert row["figure"] > 0, row
+        assert row["verdict"] in {"pass", "MISS", "info"}, row
+    assert not list(tmp_path.glob("*.sqlite3")), "the run leaves its database behind"

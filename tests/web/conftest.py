@@ -1,0 +1,216 @@
+"""Fixtures for the console: signed-in clients per role, and for the browser
+tests Debian's Chromium, a sender running beside the live server, and
+screenshots kept in the test run's output directory."""
+
+import os
+import threading
+from pathlib import Path
+
+import pytest
+from django.db import connection
+from django.test import Client
+
+from retry_admin.channels import reset_channels
+from retry_admin.queues import get_backend
+from retry_admin.services.sender import sender_drain
+from retry_admin.web.overview import FIGURES
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture(autouse=True)
+def _figures_computed_per_request(settings):
+    """The overview serves shared figures refreshed in the background; tests
+    read their own transaction's data, so each request computes its own."""
+    settings.CONSOLE_FIGURES_FRESH_SECONDS = 0
+    FIGURES.clear()
+    yield
+    FIGURES.clear()
+
+
+# Clients per role
+
+
+def _client(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def super_client(super_admin):
+    return _client(super_admin)
+
+
+@pytest.fixture
+def system_client(system_admin):
+    return _client(system_admin)
+
+
+@pytest.fixture
+def viewer_client(viewer):
+    return _client(viewer)
+
+
+# The browser
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
+
+
+def require_browser(path: str = CHROMIUM, *, ci: bool | None = None) -> None:
+    """A missing browser fails under CI=true and skips, saying why, elsewhere."""
+    if os.path.exists(path):
+        return
+    reason = f"{path} is missing: run `bash scripts/browser.sh` (make test does)"
+    if _in_ci() if ci is None else ci:
+        pytest.fail(f"{reason}. CI=true: browser tests must run, not skip.")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    """Debian's Chromium (scripts/browser.sh installs it; `make test` runs that
+    first)."""
+    require_browser()
+    return {
+        **browser_type_launch_args,
+        "executable_path": CHROMIUM,
+        "args": [
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+        ],
+    }
+
+
+@pytest.fixture(scope="session")
+def browser_context_args(browser_context_args):
+    return {**browser_context_args, "viewport": {"width": 1360, "height": 900}}
+
+
+@pytest.fixture
+def shot(output_path):
+    """``shot(page, "name")`` saves a full-page screenshot under the run's
+    output directory (pytest-playwright's --output, test-results/ by default)."""
+    folder = Path(output_path)
+    folder.mkdir(parents=True, exist_ok=True)
+
+    def take(page, name: str) -> Path:
+        path = folder / f"{name}.png"
+        page.screenshot(path=str(path), full_page=True)
+        return path
+
+    return take
+
+
+@pytest.fixture
+def sign_in(live_server):
+    def sign_in(page, user, password: str | None = None) -> None:
+        page.goto(f"{live_server.url}/accounts/login/")
+        page.fill("input[name=username]", user.get_username())
+        page.fill("input[name=password]", password or f"pw-{user.get_username()}")
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{live_server.url}/")
+
+    return sign_in
+
+
+@pytest.fixture
+def dialogs(page):
+    """Every JavaScript dialog (alert, confirm) the page opens: XSS would show here."""
+    seen: list[str] = []
+
+    def record(dialog):
+        seen.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", record)
+    return seen
+
+
+# A worker beside the live server
+
+
+class SenderThread:
+    """``run_sender --until-empty``'s loop in a thread of the test process,
+    polling the live test database while the browser watches."""
+
+    def __init__(self) -> None:
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.error: BaseException | None = None
+
+    def _run(self) -> None:
+        try:
+            sender_drain(poll_seconds=0.1, should_stop=self._stop.is_set)
+        except BaseException as exc:  # surfaced by stop(), so a crash fails the test
+            self.error = exc
+        finally:
+            connection.close()
+
+    def start(self) -> "SenderThread":
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="test-sender", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self._stop.set()
+            self._thread.join(timeout=30)
+            self._thread = None
+        if self.error is not None:
+            raise self.error
+
+
+@pytest.fixture
+def sender():
+    thread = SenderThread()
+    yield thread
+    thread.stop()
+
+
+@pytest.fixture
+def failing_channel(settings):
+    """The simulated channel, failing some messages (permanently and not), fast."""
+    settings.SIMULATED_LATENCY_MS = 20
+    settings.SIMULATED_PERMANENT_RATE = 0.25
+    settings.SIMULATED_TRANSIENT_RATE = 0.2
+    settings.SIMULATED_SEED = 7
+    settings.SENDER_BATCH_SIZE = 5
+    settings.SENDER_CONCURRENCY = 1
+    reset_channels()
+    return settings
+
+
+# The DLQ, filled the way it happens in production
+
+
+def crash_workers_once() -> int:
+    """Workers that received every visible message and died before recording
+    an outcome: the messages come back with one more receive each."""
+    backend = get_backend()
+    received = backend.receive(1000, visibility_timeout=30)
+    backend.release([m.handle for m in received])
+    return len(received)
+
+
+@pytest.fixture
+def make_dead_lettered(make_batch, settings):
+    """A batch whose messages were received more than QUEUE_MAX_RECEIVES times
+    without an outcome, so the sender moved them to the DLQ."""
+
+    def make(count: int = 3, **kwargs):
+        settings.QUEUE_MAX_RECEIVES = 1
+        batch = make_batch(count, **kwargs)
+        assert crash_workers_once() == count
+        report = sender_drain(until_empty=True)
+        assert report.dead_lettered == count
+        return batch
+
+    return make

@@ -1,0 +1,116 @@
+"""The DLQ page: entries, replay one / selected / all with a preview, purge
+with a typed word (Super Admin only), poison loops flagged."""
+
+import re
+
+import pytest
+
+from retry_admin.models import AuditEvent, MessageLog, Status
+from retry_admin.queues import get_backend
+from retry_admin.services.dlq import dlq_replay
+from retry_admin.services.sender import sender_drain
+from tests.web.conftest import crash_workers_once
+
+pytestmark = pytest.mark.django_db
+
+
+def _dlq_ids() -> list[str]:
+    return [entry.id for entry in get_backend().dlq_peek()]
+
+
+def test_it_lists_what_is_in_the_dlq(super_client, make_dead_lettered):
+    batch = make_dead_lettered(3)
+
+    html = super_client.get("/dlq/").content.decode()
+
+    assert 'data-testid="dlq-count">3<' in html
+    for message in MessageLog.objects.filter(batch=batch):
+        assert message.recipient in html and str(message.pk) in html
+    assert "Received more than QUEUE_MAX_RECEIVES=1 times" in html
+    assert "&quot;message_id&quot;" in html  # the body, escaped
+
+
+def test_an_empty_dlq_says_so(super_client):
+    assert "The dead-letter queue is empty." in super_client.get("/dlq/").content.decode()
+
+
+def test_replay_all_previews_the_count_then_replays_exactly_that(super_client, make_dead_lettered):
+    make_dead_lettered(3)
+
+    preview = super_client.post("/dlq/preview/", {"scope": "all"}).content.decode()
+    assert "Replay 3 messages?" in preview
+    count = re.search(r'name="count" value="(\d+)"', preview).group(1)
+    response = super_client.post("/dlq/replay/", {"scope": "all", "count": count})
+
+    assert "Replayed 3 messages to the queue." in response.content.decode()
+    assert response["HX-Trigger"] == "dlq-changed"
+    assert get_backend().dlq_depth() == 0
+    assert MessageLog.objects.filter(status=Status.PENDING).count() == 3
+    assert AuditEvent.objects.filter(action="dlq_replay", count=3).exists()
+
+
+def test_replay_one_and_replay_selected(super_client, make_dead_lettered):
+    make_dead_lettered(3)
+    first, second, third = _dlq_ids()
+
+    one = super_client.post("/dlq/replay/", {"ids": first}).content.decode()
+    preview = super_client.post("/dlq/preview/", {"ids": [second, "bogus id!"]}).content.decode()
+    selected = super_client.post("/dlq/replay/", {"ids": [second]}).content.decode()
+
+    assert "Replayed 1 message to the queue." in one
+    assert "Replay 1 message?" in preview
+    assert "Replayed 1 message to the queue." in selected
+    assert _dlq_ids() == [third]
+
+
+def test_a_message_back_in_the_dlq_after_a_replay_is_a_poison_loop(
+    super_client, super_admin, make_dead_lettered
+):
+    make_dead_lettered(1)
+    dlq_replay(ids=None, user=super_admin)
+    assert crash_workers_once() == 1
+    sender_drain(until_empty=True)  # received twice again: back in the DLQ
+
+    html = super_client.get("/dlq/").content.decode()
+
+    assert "poison loop \u00d72" in html  # x2
+    assert "1 poison loop" in html
+
+
+def test_purge_needs_the_typed_word(super_client, make_dead_lettered):
+    make_dead_lettered(2)
+
+    preview = super_client.post("/dlq/preview/", {"scope": "all", "purge": "1"}).content.decode()
+    wrong = super_client.post(
+        "/dlq/purge/", {"scope": "all", "confirm": "purge please"}, HTTP_HX_REQUEST="true"
+    )
+    right = super_client.post("/dlq/purge/", {"scope": "all", "confirm": "PURGE"})
+
+    assert "Purge 2 entries for good?" in preview and 'pattern="PURGE"' in preview
+    assert wrong.status_code == 400
+    assert "Type PURGE to confirm. Nothing was deleted." in wrong.content.decode()
+    assert "Purged 2 entries" in right.content.decode()
+    assert get_backend().dlq_depth() == 0
+    assert MessageLog.objects.filter(status=Status.PERMANENTLY_FAILED).count() == 2
+
+
+def test_purge_selected_needs_a_selection(super_client, make_dead_lettered):
+    make_dead_lettered(2)
+    first, second = _dlq_ids()
+
+    none = super_client.post("/dlq/purge/", {"scope": "selected", "confirm": "PURGE"})
+    one = super_client.post("/dlq/purge/", {"ids": [first], "confirm": "PURGE"})
+
+    assert none.status_code == 400
+    assert "Purged 1 entries" in one.content.decode()
+    assert _dlq_ids() == [second]
+
+
+def test_the_purged_message_timeline_says_who(super_client, make_dead_lettered):
+    batch = make_dead_lettered(1)
+    super_client.post("/dlq/purge/", {"scope": "all", "confirm": "PURGE"})
+    message = MessageLog.objects.get(batch=batch)
+
+    html = super_client.get(f"/messages/{message.pk}/").content.decode()
+
+    assert "Purged from the dead-letter queue" in html and "by super" in html

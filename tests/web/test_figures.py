@@ -1,0 +1,58 @@
+"""The overview's shared figures: computed once per interval, refreshed in the
+background while the last ones are served, inline only when too old."""
+
+import time
+
+from retry_admin.web.figures import SharedFigures
+
+
+def _figures(settings, fresh_for: float):
+    settings.TEST_FIGURES_FRESH = fresh_for
+    calls = []
+
+    def compute():
+        calls.append(time.monotonic())
+        return len(calls)
+
+    return SharedFigures(compute, fresh_setting="TEST_FIGURES_FRESH"), calls
+
+
+def _wait_for(predicate, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+
+
+def test_fresh_figures_are_shared(settings):
+    figures, calls = _figures(settings, fresh_for=60)
+
+    assert [figures.get() for _ in range(5)] == [1] * 5
+    assert len(calls) == 1
+
+
+def test_old_figures_are_served_while_new_ones_are_computed_in_the_background(settings):
+    figures, calls = _figures(settings, fresh_for=0.05)
+    assert figures.get() == 1
+    time.sleep(0.06)
+
+    served = figures.get()  # stale: served at once, refresh started
+
+    assert served == 1
+    _wait_for(lambda: figures.get() == 2)
+    assert len(calls) == 2
+
+
+def test_figures_too_old_to_serve_are_computed_inline(settings):
+    figures, calls = _figures(settings, fresh_for=0.01)
+    figures.get()
+    time.sleep(16 * 0.01)  # past serve_stale_for (15 x fresh_for)
+
+    assert figures.get() == 2
+    assert len(calls) == 2
+
+
+def test_zero_means_every_request_computes(settings):
+    figures, _ = _figures(settings, fresh_for=0)
+
+    assert [figures.get() for _ in range(3)] == [1, 2, 3]
