@@ -25,17 +25,18 @@ class Envelope:
     attempt: int
 
     def encode(self) -> str:
-        return json.dumps(
-            {
-                "v": VERSION,
-                "message_id": str(self.message_id),
-                "batch_id": self.batch_id,
-                "recipient": self.recipient,
-                "template_id": self.template_id,
-                "attempt": self.attempt,
-            },
-            separators=(",", ":"),
+        # Formatted directly (only the recipient needs JSON escaping): this runs
+        # once per message of a 100,000-recipient batch. Same bytes as
+        # json.dumps(..., separators=(",", ":")) of the dict, as a test checks.
+        return (
+            f'{{"v":{VERSION},"message_id":"{self.message_id}",'
+            f'"batch_id":{_json_int(self.batch_id)},"recipient":{json.dumps(self.recipient)},'
+            f'"template_id":{_json_int(self.template_id)},"attempt":{int(self.attempt)}}}'
         )
+
+
+def _json_int(value: int | None) -> str:
+    return "null" if value is None else str(int(value))
 
 
 def _is_int(value: object) -> bool:

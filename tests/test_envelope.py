@@ -94,3 +94,23 @@ def test_it_rejects_what_is_not_our_envelope(body, message):
 
 def test_an_invalid_envelope_is_a_value_error():
     assert issubclass(InvalidEnvelope, ValueError)
+
+
+@pytest.mark.parametrize(
+    "recipient", ["ada@example.com", 'quote " and \\ backslash', "<script>é</script>", "\u2028"]
+)
+@pytest.mark.parametrize(("batch_id", "template_id"), [(7, 3), (None, None)])
+def test_encode_is_exactly_compact_json(recipient, batch_id, template_id):
+    message_id = uuid.uuid4()
+    body = Envelope(message_id, batch_id, recipient, template_id, 2).encode()
+    assert body == json.dumps(
+        {
+            "v": 1,
+            "message_id": str(message_id),
+            "batch_id": batch_id,
+            "recipient": recipient,
+            "template_id": template_id,
+            "attempt": 2,
+        },
+        separators=(",", ":"),
+    )

@@ -19,7 +19,7 @@ from retry_admin.models import (
     MessageLog,
     Template,
     insert_rows,
-    new_message_id,
+    new_message_ids,
     template_placeholders,
     validate_template_body,
 )
@@ -81,11 +81,14 @@ def _context_problem(context: object) -> str | None:
     if not isinstance(context, Mapping):
         return "context must be an object of column → value"
     for key, value in context.items():
-        if not isinstance(key, str) or not key:
+        if type(key) is not str or not key:
             return "context keys must be non-empty strings"
-        if value is not None and not isinstance(value, str | int | float | bool):
+        if type(value) not in _SCALARS and not isinstance(value, str | int | float | bool):
             return f"value of {key!r} must be text or a number"
     return None
+
+
+_SCALARS = frozenset({str, int, float, bool, type(None)})  # the fast path of the check
 
 
 def validate_recipients(
@@ -189,7 +192,7 @@ def batch_create(
                 idempotency_key=idempotency_key or None,
                 created_by=user if user is not None and user.is_authenticated else None,
             )
-            ids = [new_message_id() for _ in unique]
+            ids = new_message_ids(len(unique))
             backend = get_backend()
             # The db queue shares this transaction: enqueue here, and the logs
             # and their queue rows commit together (no outbox pass needed).
