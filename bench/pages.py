@@ -10,7 +10,7 @@ signed in as a Super Admin (whole Django stack, no network), 30 requests each
 after a warm-up. Baseline, same run: the same page with the batches but no
 messages, so the ratio is what a million rows cost.
 
-    run(quick: bool) -> list[dict]   # rows for bench/run.py's table
+    measure(quick: bool) -> list[dict]; run(ctx) gives them to bench/run.py
 
 Each row: name, value, unit, baseline, ratio, aim, ok (True or False against
 the aim, None for a row that is information only). The overview is timed as
@@ -18,19 +18,15 @@ served (its figures are shared and refreshed in the background, see
 retry_admin/web/figures.py) and, as information, with every request computing
 its own figures, which is what a first visit pays.
 
-Standalone: ``.venv/bin/python bench/pages.py [--quick]`` (own database, as
-bench/run.py prepares it).
+Alone: ``.venv/bin/python bench/run.py --only pages [--quick]``.
 """
 
 import json
 import math
-import os
 import random
-import sys
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 FULL_SIZE = 1_000_000
 QUICK_SIZE = 100_000
@@ -374,7 +370,7 @@ def _query(**params: str) -> str:
     return urlencode(params)
 
 
-def run(quick: bool) -> list[dict]:
+def measure(quick: bool) -> list[dict]:
     from django.conf import settings
     from django.contrib.auth import get_user_model
     from django.test import Client
@@ -449,36 +445,20 @@ def run(quick: bool) -> list[dict]:
         user.delete()
 
 
-# Standalone
+def run(ctx) -> list:
+    """``make bench`` entry point: the rows of ``measure`` as table rows."""
+    from bench.harness import Result
 
-
-def _main(argv: list[str]) -> int:
-    root = Path(__file__).resolve().parent.parent
-    sys.path[0] = str(root)
-    import bench.run as bench_run
-
-    bench_run.PG_BENCH_DB = os.environ.get("PAGES_BENCH_DB", "retry_admin_pages_bench")
-    _, cleanup = bench_run.prepare_environment()
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-    from django.db import connection
-
-    try:
-        call_command("migrate", verbosity=0)
-        rows = run(quick="--quick" in argv)
-        print(f"Pages on {connection.vendor}:")
-        for row in rows:
-            verdict = {True: "ok", False: "MISS", None: "info"}[row["ok"]]
-            print(
-                f"  {row['name']:<60} {row['value']:>10} {row['unit']:<6} "
-                f"baseline {row['baseline']}  ratio {row['ratio']}  {row['aim']}  {verdict}"
-            )
-        return 1 if any(row["ok"] is False for row in rows) else 0
-    finally:
-        cleanup()
-
-
-if __name__ == "__main__":
-    sys.exit(_main(sys.argv[1:]))
+    verdicts = {True: "pass", False: "MISS", None: "info"}
+    return [
+        Result(
+            row["name"],
+            row["value"],
+            row["unit"],
+            baseline=row["baseline"],
+            ratio=row["ratio"],
+            aim=row["aim"],
+            verdict=verdicts[row["ok"]],
+        )
+        for row in measure(ctx.scale < 1)
+    ]

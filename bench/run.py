@@ -33,6 +33,7 @@ BENCHMARKS = {
     "batch_create": "bench.batch_create",
     "retry_cycle": "bench.retry_cycle",
     "simulated": "bench.simulated",
+    "pages": "bench.pages",
 }
 PG_SCHEMES = {"postgres", "postgresql", "pgsql"}
 PG_BENCH_DB = "retry_admin_bench"
