@@ -166,6 +166,9 @@ if SIMULATED_TRANSIENT_RATE + SIMULATED_PERMANENT_RATE > 1:
 SIMULATED_SEED = env_int("SIMULATED_SEED", 0)
 RETENTION_DAYS = env_int("RETENTION_DAYS", 30, minimum=1)
 MAX_BATCH_RECIPIENTS = env_int("MAX_BATCH_RECIPIENTS", 200_000, minimum=1)
+# The overview's figures are shared by every viewer and recomputed at most this
+# often (seconds): exact counts over a million logs cost ~150 ms.
+CONSOLE_FIGURES_FRESH_SECONDS = env_float("CONSOLE_FIGURES_FRESH_SECONDS", 2, minimum=0)
 
 # django-q2: the ORM broker by default (nothing else to run); Redis when REDIS_URL is set.
 Q_CLUSTER = {
