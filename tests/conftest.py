@@ -5,9 +5,10 @@ from django.contrib.auth.models import Group
 
 from retry_admin.channels import reset_channels
 from retry_admin.models import Batch, MessageLog, Status, Template
-from retry_admin.queues import reset_backends
+from retry_admin.queues import get_backend, reset_backends
 from retry_admin.roles import SUPER_ADMIN, SYSTEM_ADMIN, ensure_groups
 from retry_admin.services.batches import RecipientRow, batch_create
+from retry_admin.services.sender import sender_drain
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
@@ -117,3 +118,27 @@ def batch_with_failures(make_batch):
 
     QueueMessage.objects.all().delete()
     return batch
+
+
+def receive_and_drop(times: int = 1) -> None:
+    """Workers that received every visible message and died before recording it."""
+    backend = get_backend()
+    for _ in range(times):
+        received = backend.receive(1000, visibility_timeout=30)
+        assert received, "expected messages on the queue"
+        backend.release([m.handle for m in received])
+
+
+@pytest.fixture
+def make_dead_lettered(make_batch, settings):
+    """A batch whose messages reached the DLQ the way it happens in production:
+    received more than QUEUE_MAX_RECEIVES times without an outcome."""
+
+    def make(count: int = 3) -> Batch:
+        settings.QUEUE_MAX_RECEIVES = 1
+        batch = make_batch(count)
+        receive_and_drop()
+        assert sender_drain(until_empty=True).dead_lettered == count
+        return batch
+
+    return make

@@ -4,7 +4,7 @@ from django.db import DatabaseError, connection
 from django.utils import timezone
 
 from retry_admin.models import Heartbeat
-from retry_admin.queues import get_backend
+from retry_admin.selectors import queue_status
 
 # A part is alive if it beat within this many seconds: the scheduler beats
 # every minute, the sender every few seconds while it runs.
@@ -26,19 +26,7 @@ def health_check() -> dict:
         checks["database"] = {"ok": True, "vendor": connection.vendor}
     except Exception as exc:  # any driver error means "down"; say which
         checks["database"] = {"ok": False, "error": f"{exc.__class__.__name__}: {exc}"}
-    try:
-        backend = get_backend()
-        depth = backend.depth()
-        checks["queue"] = {
-            "ok": True,
-            "backend": backend.describe(),
-            "visible": depth.visible,
-            "in_flight": depth.in_flight,
-            "delayed": depth.delayed,
-            "dead_lettered": backend.dlq_depth(),
-        }
-    except Exception as exc:  # unreachable endpoint, credentials, missing queue
-        checks["queue"] = {"ok": False, "error": f"{exc.__class__.__name__}: {exc}"}
+    checks["queue"] = queue_status()
     beats = {}
     if checks["database"]["ok"]:
         try:

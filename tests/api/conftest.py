@@ -2,9 +2,8 @@ import pytest
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from retry_admin.models import Batch, MessageLog
+from retry_admin.models import MessageLog
 from retry_admin.queues import get_backend
-from retry_admin.services.sender import sender_drain
 
 
 def bearer(user) -> APIClient:
@@ -34,23 +33,6 @@ def as_viewer(viewer) -> APIClient:
 @pytest.fixture
 def anonymous() -> APIClient:
     return APIClient()
-
-
-@pytest.fixture
-def make_dead_lettered(make_batch, settings):
-    """A batch whose messages reached the DLQ the way it happens in production:
-    received more than QUEUE_MAX_RECEIVES times without an outcome."""
-
-    def make(count: int = 3) -> Batch:
-        settings.QUEUE_MAX_RECEIVES = 1
-        batch = make_batch(count)
-        backend = get_backend()
-        received = backend.receive(1000, visibility_timeout=30)
-        backend.release([m.handle for m in received])
-        assert sender_drain(until_empty=True).dead_lettered == count
-        return batch
-
-    return make
 
 
 def dlq_ids() -> list[str]:

@@ -5,7 +5,7 @@ from retry_admin.models import AuditEvent, DeliveryAttempt, MessageLog, QueueMes
 from retry_admin.queues import get_backend
 from retry_admin.services.dlq import dlq_purge, dlq_replay
 from retry_admin.services.sender import sender_drain
-from tests.services.conftest import receive_and_drop
+from tests.conftest import receive_and_drop
 
 pytestmark = pytest.mark.django_db
 
