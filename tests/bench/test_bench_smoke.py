@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-BENCHMARKS = {"sender_log", "batch_create", "retry_cycle", "simulated"}
+BENCHMARKS = {"sender_log", "batch_create", "retry_cycle", "simulated", "pages"}
 
 
 def test_it_runs_every_benchmark_quickly(tmp_path):
