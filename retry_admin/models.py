@@ -143,8 +143,7 @@ def new_message_ids(count: int) -> list[uuid.UUID]:
     # Monotonic within the millisecond (RFC 9562 §6.2): inserted in this order
     # they append to the primary key index instead of landing at random.
     values.sort()
-    ids = [uuid.UUID(int=value) for value in values]
-    return ids
+    return [uuid.UUID(int=value) for value in values]
 
 
 _SIGNATURE_RULES = [
@@ -452,6 +451,18 @@ class HourlyCount(models.Model):
     def __str__(self) -> str:
         return f"{self.hour:%Y-%m-%d %H}:00 sent={self.sent} failed={self.failed}"
 
+    @classmethod
+    def add(cls, **increments: int) -> None:
+        """Add to this hour's counts (``sent=3, failed=1``); two queries whatever the size."""
+        increments = {name: value for name, value in increments.items() if value}
+        if not increments:
+            return
+        hour = timezone.now().replace(minute=0, second=0, microsecond=0)
+        cls.objects.get_or_create(hour=hour)
+        cls.objects.filter(hour=hour).update(
+            **{name: F(name) + value for name, value in increments.items()}
+        )
+
 
 # The embedded queue's table
 
@@ -516,7 +527,7 @@ def _fast_prep(field: models.Field, connection) -> Callable:
 
 def insert_rows(model: type[models.Model], fields: list[str], rows, **shared) -> int:
     """INSERT rows of ``model`` fast: one prepared statement run for every row
-    (``executemany``), or on PostgreSQL one statement per chunk of rows.
+    (``executemany``), or on PostgreSQL a ``COPY`` per chunk of rows.
 
     ``fields`` name the values of each row in ``rows``, in order; ``shared``
     gives values common to every row; every other field takes its default (a
@@ -549,15 +560,15 @@ def insert_rows(model: type[models.Model], fields: list[str], rows, **shared) ->
             constant.append((field, field.get_db_prep_save(field.get_default(), connection)))
     ordered = [*per_row, *per_row_defaults, *(f for f, _ in constant)]
     quote = connection.ops.quote_name
-    head = f"INSERT INTO {quote(opts.db_table)} ({', '.join(quote(f.column) for f in ordered)})"
+    table, columns = quote(opts.db_table), ", ".join(quote(f.column) for f in ordered)
     # executemany is a round trip per row on PostgreSQL: there, COPY (psycopg
     # streams the rows; UNNEST of arrays spent most of its time escaping them).
     copy = connection.vendor == "postgresql"
-    columns = ", ".join(quote(f.column) for f in ordered)
     if copy:
-        sql, size = f"COPY {quote(opts.db_table)} ({columns}) FROM STDIN", 5000
+        sql = f"COPY {table} ({columns}) FROM STDIN"
     else:
-        sql, size = f"{head} VALUES ({', '.join(['%s'] * len(ordered))})", 5000
+        sql = f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * len(ordered))})"
+    size = 5000
     prepare = [_fast_prep(field, connection) for field in per_row]
     tail = tuple(value for _, value in constant)
     rows = iter(rows)

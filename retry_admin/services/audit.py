@@ -3,6 +3,11 @@ from django.contrib.auth.models import AbstractBaseUser
 from retry_admin.models import AuditEvent
 
 
+def actor_name(user: AbstractBaseUser | None) -> str:
+    """Who did it, as pages and rows show it: the username, or "system"."""
+    return user.get_username() if user is not None and user.is_authenticated else "system"
+
+
 def audit_record(
     *,
     user: AbstractBaseUser | None,
@@ -14,7 +19,7 @@ def audit_record(
     actor = user if user is not None and user.is_authenticated else None
     return AuditEvent.objects.create(
         actor=actor,
-        actor_name=actor.get_username() if actor else "system",
+        actor_name=actor_name(user),
         action=action,
         target=target[:255],
         count=count,

@@ -25,7 +25,7 @@ from retry_admin.models import (
 )
 from retry_admin.queues import QueueBackend, QueueError, get_backend
 from retry_admin.services.audit import audit_record
-from retry_admin.services.dispatch import dispatch_on_commit
+from retry_admin.services.dispatch import dispatch_on_commit, send_all
 
 logger = logging.getLogger(__name__)
 
@@ -236,17 +236,14 @@ def _enqueue_in_transaction(
         Envelope(pk, batch.pk, row.recipient, batch.template_id, 1).encode()
         for pk, row in zip(ids, rows, strict=True)
     ]
-    refused = []
     try:
         with transaction.atomic():
-            for start in range(0, len(bodies), backend.max_send_batch):
-                part = bodies[start : start + backend.max_send_batch]
-                results = backend.send(part, priority=batch.priority)
-                refused.extend(ids[start + i] for i, result in enumerate(results) if not result.ok)
+            results = send_all(backend, bodies, priority=batch.priority)
     except QueueError as exc:
         logger.warning("Queue unavailable while creating batch %s: %s", batch.pk, exc)
         MessageLog.objects.filter(batch_id=batch.pk).update(enqueued_at=None)
         return False
+    refused = [pk for pk, result in zip(ids, results, strict=True) if not result.ok]
     if refused:
         MessageLog.objects.filter(id__in=refused).update(enqueued_at=None)
         return False

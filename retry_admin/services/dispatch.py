@@ -17,7 +17,8 @@ from django.utils import timezone
 
 from retry_admin.envelope import Envelope
 from retry_admin.models import MessageLog
-from retry_admin.queues import QueueError, get_backend
+from retry_admin.queues import QueueBackend, QueueError, get_backend
+from retry_admin.queues.base import SendResult
 
 logger = logging.getLogger(__name__)
 
@@ -92,6 +93,15 @@ def dispatch(
     return result
 
 
+def send_all(backend: QueueBackend, bodies: list[str], *, priority: int = 0) -> list[SendResult]:
+    """Send bodies in the backend's largest batches; one result per body."""
+    outcomes: list[SendResult] = []
+    for start in range(0, len(bodies), backend.max_send_batch):
+        part = bodies[start : start + backend.max_send_batch]
+        outcomes.extend(backend.send(part, priority=priority))
+    return outcomes
+
+
 def _send_chunk(backend, rows: list[tuple]) -> tuple[set[uuid.UUID], dict[uuid.UUID, str]]:
     """Send one chunk, grouped by priority; returns (ids that got on the queue,
     id -> the queue's reason for each one it refused)."""
@@ -106,11 +116,7 @@ def _send_chunk(backend, rows: list[tuple]) -> tuple[set[uuid.UUID], dict[uuid.U
             for msg_id, batch_id, recipient, template_id, attempts, _ in group
         ]
         with transaction.atomic():
-            outcomes = []
-            for start in range(0, len(bodies), backend.max_send_batch):
-                outcomes.extend(
-                    backend.send(bodies[start : start + backend.max_send_batch], priority=priority)
-                )
+            outcomes = send_all(backend, bodies, priority=priority)
             ok = [row[0] for row, outcome in zip(group, outcomes, strict=True) if outcome.ok]
             for row, outcome in zip(group, outcomes, strict=True):
                 if not outcome.ok:

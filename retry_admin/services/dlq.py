@@ -15,11 +15,19 @@ from django.db import transaction
 from django.utils import timezone
 
 from retry_admin.envelope import InvalidEnvelope, decode
-from retry_admin.models import AuditEvent, MessageLog, Source, Status, error_signature
-from retry_admin.queues import QueueBackend, get_backend
+from retry_admin.models import (
+    AuditEvent,
+    HourlyCount,
+    MessageEvent,
+    MessageLog,
+    Source,
+    Status,
+    error_signature,
+)
+from retry_admin.queues import QueueBackend, QueueError, get_backend
 from retry_admin.queues.base import DeadLetter
-from retry_admin.services.audit import audit_record
-from retry_admin.services.events import actor_name, message_events_record
+from retry_admin.services.audit import actor_name, audit_record
+from retry_admin.services.events import message_events_record
 
 logger = logging.getLogger(__name__)
 
@@ -92,7 +100,9 @@ def _replay_entries(
                 enqueue_source=Source.DLQ_REPLAY,
             ).update(status=Status.DEAD_LETTERED, updated_at=timezone.now())
     message_events_record(
-        message_ids=[parsed[i] for i in moved.moved if i in parsed], kind="dlq_replay", actor=actor
+        message_ids=[parsed[i] for i in moved.moved if i in parsed],
+        kind=MessageEvent.Kind.DLQ_REPLAY,
+        actor=actor,
     )
     result.replayed = len(moved.moved)
     result.failed.update(moved.failed)
@@ -166,7 +176,7 @@ def dlq_purge(*, ids: Sequence[str] | None, user: AbstractBaseUser | None) -> in
     """Delete DLQ entries (``ids``, or all). Their messages become permanently
     failed, with who purged them as the error, so the logs stay truthful."""
     backend = get_backend()
-    who = user.get_username() if user is not None and user.is_authenticated else "system"
+    who = actor_name(user)
     reason = f"Purged from the dead-letter queue by {who}"
     now = timezone.now()
     logs = MessageLog.objects.filter(status=Status.DEAD_LETTERED)
@@ -183,7 +193,7 @@ def dlq_purge(*, ids: Sequence[str] | None, user: AbstractBaseUser | None) -> in
         error_signature=error_signature(reason),
         updated_at=now,
     )
-    message_events_record(message_ids=purged_ids, kind="dlq_purge", actor=who)
+    message_events_record(message_ids=purged_ids, kind=MessageEvent.Kind.DLQ_PURGE, actor=who)
     audit_record(
         user=user,
         action=AuditEvent.Action.DLQ_PURGE,
@@ -192,6 +202,20 @@ def dlq_purge(*, ids: Sequence[str] | None, user: AbstractBaseUser | None) -> in
     )
     logger.warning("%s purged %d DLQ entries", who, purged)
     return purged
+
+
+def messages_dead_letter(*, message_ids: Sequence[uuid.UUID], reason: str, actor: str) -> int:
+    """Mark logs dead-lettered (not sent ones), with their timeline event and
+    the hourly count; returns how many changed. Moving the envelopes is the
+    caller's part."""
+    changed = MessageLog.objects.filter(id__in=message_ids).mark_dead_lettered(
+        timezone.now(), reason
+    )
+    message_events_record(
+        message_ids=message_ids, kind=MessageEvent.Kind.DEAD_LETTERED, actor=actor, detail=reason
+    )
+    HourlyCount.add(dead_lettered=changed)
+    return changed
 
 
 # Reconciling with a queue that dead-letters by itself
@@ -208,9 +232,6 @@ def dlq_reconcile(*, grace_seconds: float = RECONCILE_GRACE_SECONDS, limit: int 
     Only logs unchanged for ``grace_seconds`` are touched: a replay marks its
     logs pending a moment before it moves their envelopes out of the DLQ. An
     unavailable queue is logged and left for the next run."""
-    from retry_admin.queues import QueueError
-    from retry_admin.services.sender import _count_hourly
-
     backend = get_backend()
     if not backend.redrives:
         return 0
@@ -233,12 +254,7 @@ def dlq_reconcile(*, grace_seconds: float = RECONCILE_GRACE_SECONDS, limit: int 
                 updated_at__lte=now - timezone.timedelta(seconds=grace_seconds),
             ).values_list("id", flat=True)
         )
-        changed = MessageLog.objects.filter(id__in=stale).mark_dead_lettered(now, REDRIVEN)
-        message_events_record(
-            message_ids=stale, kind="dead_lettered", actor="queue", detail=REDRIVEN
-        )
-        if changed:
-            _count_hourly(dead_lettered=changed)
+        changed = messages_dead_letter(message_ids=stale, reason=REDRIVEN, actor="queue")
     if changed:
         logger.warning(
             "%d message(s) found in the DLQ while pending: marked dead-lettered", changed

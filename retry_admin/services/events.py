@@ -4,16 +4,9 @@ import uuid
 from collections.abc import Iterable
 from datetime import datetime
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.utils import timezone
 
 from retry_admin.models import MessageEvent, insert_rows
-
-CHUNK = 1000
-
-
-def actor_name(user: AbstractBaseUser | None) -> str:
-    return user.get_username() if user is not None and user.is_authenticated else "system"
 
 
 def message_events_record(

@@ -32,17 +32,18 @@ from django.utils import timezone
 from retry_admin.locks import held_lock
 from retry_admin.models import (
     AuditEvent,
+    MessageEvent,
     MessageLog,
     RetryRun,
     Source,
     Status,
     error_signature,
 )
-from retry_admin.services.audit import audit_record
+from retry_admin.services.audit import actor_name, audit_record
 from retry_admin.services.backoff import next_retry_at
 from retry_admin.services.dispatch import dispatch
 from retry_admin.services.dlq import dlq_replay_messages
-from retry_admin.services.events import actor_name, message_events_record
+from retry_admin.services.events import message_events_record
 
 logger = logging.getLogger(__name__)
 
@@ -218,7 +219,10 @@ def _run_cycle(run: RetryRun, now) -> None:
         if not claimed:
             continue
         message_events_record(
-            message_ids=claimed, kind="retry_cycle", actor="system", detail=f"retry run {run.pk}"
+            message_ids=claimed,
+            kind=MessageEvent.Kind.RETRY_CYCLE,
+            actor="system",
+            detail=f"retry run {run.pk}",
         )
         result = dispatch(message_ids=claimed)
         run.requeued += result.enqueued
@@ -285,9 +289,10 @@ def message_retry(
             if statuses.get(pk) not in (*RETRYABLE, Status.PENDING, Status.DEAD_LETTERED)
         )
     result.requeued = len(claimed)
-    message_events_record(message_ids=claimed, kind="manual_retry", actor=actor_name(user))
+    who = actor_name(user)
+    message_events_record(message_ids=claimed, kind=MessageEvent.Kind.MANUAL_RETRY, actor=who)
     message_events_record(
-        message_ids=dead, kind="manual_retry", actor=actor_name(user), detail="from the DLQ"
+        message_ids=dead, kind=MessageEvent.Kind.MANUAL_RETRY, actor=who, detail="from the DLQ"
     )
     if claimed:
         # A queue outage leaves them pending in the outbox: the dispatcher sends them later.

@@ -41,7 +41,7 @@ from retry_admin.models import (
 from retry_admin.queues import QueueBackend, QueueError, get_backend
 from retry_admin.queues.base import ReceivedMessage
 from retry_admin.services.backoff import next_retry_at
-from retry_admin.services.events import message_events_record
+from retry_admin.services.dlq import messages_dead_letter
 from retry_admin.services.health import heartbeat
 
 logger = logging.getLogger(__name__)
@@ -216,11 +216,7 @@ def _dead_letter(backend: QueueBackend, poison: dict[str, str], log_ids: list[uu
     the same transaction."""
     if log_ids:
         reason = TOO_MANY_RECEIVES.format(limit=settings.QUEUE_MAX_RECEIVES)
-        MessageLog.objects.filter(id__in=log_ids).mark_dead_lettered(timezone.now(), reason)
-        message_events_record(
-            message_ids=log_ids, kind="dead_lettered", actor="sender", detail=reason
-        )
-        _count_hourly(dead_lettered=len(log_ids))
+        messages_dead_letter(message_ids=log_ids, reason=reason, actor="sender")
     if backend.transactional:
         _dead_letter_on_queue(backend, poison)
 
@@ -384,23 +380,12 @@ def _record(deliveries: list[_Delivery], *, lease_token: uuid.UUID) -> Counter:
         attempts,
         created_at=now,
     )
-    _count_hourly(
+    HourlyCount.add(
         sent=counts["sent"],
         failed=counts["failed"],
         permanently_failed=counts["permanently_failed"],
     )
     return counts
-
-
-def _count_hourly(**increments: int) -> None:
-    increments = {name: value for name, value in increments.items() if value}
-    if not increments:
-        return
-    hour = timezone.now().replace(minute=0, second=0, microsecond=0)
-    HourlyCount.objects.get_or_create(hour=hour)
-    HourlyCount.objects.filter(hour=hour).update(
-        **{name: F(name) + value for name, value in increments.items()}
-    )
 
 
 # Loops
