@@ -29,6 +29,7 @@ def schedule_specs() -> list[ScheduleSpec]:
         ScheduleSpec("cleanup", "retry_admin.tasks.cleanup_old_messages", 24 * 60),
         # A no-op unless AZURE_TABLES_MIRROR is on.
         ScheduleSpec("table-mirror", "retry_admin.tasks.mirror_tables", 1),
+        ScheduleSpec("dlq-reconcile", "retry_admin.tasks.reconcile_dlq", 5),
     ]
 
 

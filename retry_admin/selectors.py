@@ -100,7 +100,7 @@ def hourly_series(hours: int = 24) -> list[dict]:
 
 
 def retry_cycle_status() -> dict:
-    last = RetryRun.objects.filter(dry_run=False).first()
+    last = RetryRun.objects.select_related("actor").filter(dry_run=False).first()
     return {"last_run": last, "next_run": next_run(RETRY_CYCLE)}
 
 

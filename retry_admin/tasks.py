@@ -28,9 +28,17 @@ def send_queued_messages() -> dict:
     with held_lock("sender-schedule", ttl_seconds=SENDER_RUN_SECONDS + 30) as token:
         if token is None:
             return {"skipped": "another sender run is active"}
-        # Logs of messages the queue dead-lettered by itself (SQS redrive).
-        reconciled = dlq_reconcile()
-        return {**vars(sender_drain(seconds=SENDER_RUN_SECONDS)), "reconciled": reconciled}
+        return vars(sender_drain(seconds=SENDER_RUN_SECONDS))
+
+
+def reconcile_dlq() -> dict:
+    """Every 5 minutes: mark the logs of messages the queue dead-lettered by
+    itself (SQS redrive). Apart from the sender: on SQS reading the DLQ is a
+    receive-and-release scan that must not delay or outlive the sender's lock."""
+    with held_lock("dlq-reconcile", ttl_seconds=600) as token:
+        if token is None:
+            return {"skipped": "another reconcile run is active"}
+        return {"reconciled": dlq_reconcile()}
 
 
 def dispatch_outbox() -> dict:

@@ -135,3 +135,10 @@ def test_the_cleanup_task_uses_the_retention_setting(settings, make_batch):
     MessageLog.objects.filter(pk=logs[1].pk).update(updated_at=timezone.now() - timedelta(days=29))
     assert tasks.cleanup_old_messages() == {"deleted": 1}
     assert MessageLog.objects.count() == 2
+
+
+def test_reconcile_dlq_runs_apart_from_the_sender_under_its_own_lock():
+    assert tasks.reconcile_dlq() == {"reconciled": 0}  # the db queue never redrives
+    token = lock_acquire("dlq-reconcile", ttl_seconds=60)
+    assert token
+    assert "skipped" in tasks.reconcile_dlq()

@@ -29,20 +29,19 @@ class CanView(BasePermission):
 class CanAct(BasePermission):
     """Reads for viewers; every other method (an action) for Super / System Admin."""
 
+    check = staticmethod(roles.can_act)
+    refusal = ACT_REFUSED
+
     def has_permission(self, request, view) -> bool:
         if request.method in SAFE_METHODS:
             self.message = VIEW_REFUSED
             return roles.can_view(request.user)
-        self.message = VIEW_REFUSED if not roles.can_view(request.user) else ACT_REFUSED
-        return roles.can_act(request.user)
+        self.message = VIEW_REFUSED if not roles.can_view(request.user) else self.refusal
+        return self.check(request.user)
 
 
-class CanPurge(BasePermission):
+class CanPurge(CanAct):
     """Reads for viewers; DELETE (purging the DLQ) for Super Admin only."""
 
-    def has_permission(self, request, view) -> bool:
-        if request.method in SAFE_METHODS:
-            self.message = VIEW_REFUSED
-            return roles.can_view(request.user)
-        self.message = VIEW_REFUSED if not roles.can_view(request.user) else PURGE_REFUSED
-        return roles.can_purge(request.user)
+    check = staticmethod(roles.can_purge)
+    refusal = PURGE_REFUSED

@@ -152,12 +152,6 @@ class BatchCreatedSerializer(BatchSerializer):
     )
 
 
-class BatchPageSerializer(serializers.Serializer):
-    next = serializers.URLField(allow_null=True)
-    previous = serializers.URLField(allow_null=True)
-    results = BatchSerializer(many=True)
-
-
 # Messages
 
 

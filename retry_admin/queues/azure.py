@@ -27,7 +27,6 @@ import base64
 import binascii
 import json
 import logging
-import re
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -39,6 +38,7 @@ from xml.sax.saxutils import escape
 from django.conf import settings
 
 from retry_admin.queues.base import (
+    XML_UNSAFE,
     DeadLetter,
     MoveResult,
     QueueBackend,
@@ -58,8 +58,6 @@ SCAN_VISIBILITY_SECONDS = 60  # see sqs.py: how long a poison scan hides message
 THREADS = 8
 NEVER_EXPIRE = -1  # Azure drops messages after 7 days unless told otherwise
 
-# What XML 1.0 can carry (text encoding only: base64 carries anything).
-_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _GONE = {"MessageNotFound", "PopReceiptMismatch"}
 
 
@@ -203,7 +201,7 @@ class AzureStorageQueue(QueueBackend):
 
     def _problem(self, body: str) -> str | None:
         if self.encoding == "text":
-            bad = _NOT_XML.search(body)
+            bad = XML_UNSAFE.search(body)
             if bad:
                 return (
                     f"body contains a character XML cannot carry (U+{ord(bad.group()):04X} at "

@@ -7,10 +7,15 @@ each backend can batch as far as its service allows (``max_send_batch``,
 rest, and nothing is dropped without being reported.
 """
 
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+
+# Characters XML 1.0 cannot carry: SQS refuses them in a body, and so does
+# Azure's text encoding.
+XML_UNSAFE = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 class QueueError(Exception):

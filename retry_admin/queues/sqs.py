@@ -42,6 +42,7 @@ from urllib.parse import urlparse
 from django.conf import settings
 
 from retry_admin.queues.base import (
+    XML_UNSAFE,
     DeadLetter,
     MoveResult,
     QueueBackend,
@@ -70,7 +71,6 @@ ATTR_DEAD_AT = "RetryAdminDeadAt"
 MAX_REASON_CHARS = 1000
 
 # The characters SQS accepts in a body (anything else fails the whole entry).
-_NOT_ALLOWED = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _REGION_IN_URL = re.compile(r"(?:^|\.)sqs\.([a-z0-9-]+)\.amazonaws\.com|^([a-z0-9-]+)\.queue\.")
 
 _MISSING_QUEUE = {"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"}
@@ -168,7 +168,7 @@ def _chunks(items: Sequence, size: int = MAX_BATCH) -> Iterator[Sequence]:
 
 
 def _body_problem(body: str) -> str | None:
-    bad = _NOT_ALLOWED.search(body)
+    bad = XML_UNSAFE.search(body)
     if bad:
         return (
             f"body contains a character SQS does not accept "
@@ -644,7 +644,7 @@ def _attributes_size(attributes: dict) -> int:
 
 
 def _text_attribute(value: str) -> dict[str, str]:
-    return {"DataType": "String", "StringValue": _NOT_ALLOWED.sub("?", value)}
+    return {"DataType": "String", "StringValue": XML_UNSAFE.sub("?", value)}
 
 
 def _last_segment(url: str) -> str:

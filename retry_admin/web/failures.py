@@ -8,7 +8,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from retry_admin import selectors
-from retry_admin.filters import MessageFilter
+from retry_admin.filters import FILTER_FIELDS, MessageFilter
 from retry_admin.models import MessageEvent, MessageLog, Status
 from retry_admin.services.bulk import PreviewExpired, bulk_retry_preview, bulk_retry_run
 from retry_admin.web.access import console_action, console_view, page
@@ -19,7 +19,6 @@ FAILURE_TABS = [
     (Status.FAILED, "Failed, waiting for the retry cycle"),
     (Status.DEAD_LETTERED, "Dead-lettered"),
 ]
-FILTER_KEYS = ("status", "batch", "recipient", "error", "created_from", "created_to")
 
 
 @console_view
@@ -48,7 +47,7 @@ def failures(request):
 
 @console_action()
 def bulk_preview(request):
-    params = {key: request.POST.get(key, "") for key in FILTER_KEYS}
+    params = {key: request.POST.get(key, "") for key in FILTER_FIELDS}
     try:
         filters = MessageFilter.from_params(params)
     except ValidationError as exc:

@@ -11,12 +11,13 @@ from retry_admin import selectors
 from retry_admin.filters import MessageFilter
 from retry_admin.models import MessageLog, Status
 from retry_admin.schedules import RETRY_CYCLE, next_run
+from retry_admin.services.bulk import RETRYABLE_STATUSES
 from retry_admin.services.retry import ManualRetryResult, message_retry
 from retry_admin.web.access import console_action, console_view, page
 from retry_admin.web.forms import parse_uuids
-from retry_admin.web.timeline import dlq_entry, message_timeline, rendered_body, retry_outlook
+from retry_admin.web.timeline import message_timeline, rendered_body, retry_outlook
 
-RETRYABLE = {Status.FAILED, Status.PERMANENTLY_FAILED, Status.DEAD_LETTERED}
+RETRYABLE = RETRYABLE_STATUSES  # what a Retry button may be shown for: what bulk retry takes
 PAGE_SIZE = 50
 # Newest-first on a recipient prefix sorts every match: fine for a person's
 # address, not for "+44". Past this many matches the page asks for more.
@@ -87,7 +88,6 @@ def message_detail(request, pk):
         "body": body,
         "body_problem": body_problem,
         "outlook": retry_outlook(message, next_run(RETRY_CYCLE)),
-        "dlq": dlq_entry(message),
         "retryable": RETRYABLE,
         "max_retries": settings.MAX_MESSAGE_RETRY_COUNT,
         "context_items": list(message.context.items()) if isinstance(message.context, dict) else [],
@@ -127,7 +127,7 @@ def message_retry_one(request, pk):
     if request.htmx:
         message.refresh_from_db()
         context = {"rows": [message], "flash": {"level": level, "text": text}}
-        context.update(retryable=RETRYABLE, main_row=True)
+        context.update(retryable=RETRYABLE)
         return page(request, "retry_admin/_message_rows.html", context)
     getattr(messages, level)(request, text)
     return redirect("message_detail", pk=message.pk)
