@@ -153,10 +153,22 @@ _SIGNATURE_RULES = [
         re.compile(r"\b[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}\b", re.I),
         "<id>",
     ),
-    (re.compile(r"\b(?:\d{1,3}\.){3}\d{1,3}(?::\d+)?\b"), "<ip>"),
+    # Anything host:port-like (a name with a dot, digits and dots, [IPv6] or
+    # localhost, then a port), valid address or not, and dotted quads without a port.
+    (
+        re.compile(
+            r"(?:\[[0-9a-f:.]+\]|\blocalhost|\b[\w-]+(?:\.[\w-]+)+)(?::\d{1,5})\b"
+            r"|\b\d+(?:\.\d+){3,}\b",
+            re.I,
+        ),
+        "<host>",
+    ),
     (re.compile(r"\b0x[0-9a-f]+\b", re.I), "<hex>"),
-    (re.compile(r"\+?\d[\d\s().-]{5,}\d"), "<number>"),
-    (re.compile(r"\d+(\.\d+)?"), "<n>"),
+    # HTTP statuses keep their class: a 4xx is not the same failure as a 5xx.
+    (re.compile(r"\b(HTTP\s*)([1-5])\d\d\b", re.I), r"\g<1><\g<2>xx>"),
+    # Any other number, however long or punctuated (a phone number, 3000 or
+    # 12.5, alone or inside a word like shard-12 or 30s), is one token.
+    (re.compile(r"(?<!<)\+?\d(?:[\d\s().-]*\d)?"), "<n>"),
     (re.compile(r"\s+"), " "),
 ]
 
