@@ -21,6 +21,54 @@ def _uuid7_floor(moment: datetime) -> uuid.UUID:
     return uuid.UUID(int=(ms << 80) | (0x7 << 76) | (0b10 << 62))
 
 
+def _parse_day(raw: str) -> date | None:
+    """A date, or a datetime's date; ``None`` for anything else, including
+    well-formed impossible dates such as 2026-02-30 (Django raises for those)."""
+    try:
+        parsed = parse_date(raw)
+        if parsed is None:
+            as_datetime = parse_datetime(raw)
+            parsed = as_datetime.date() if as_datetime else None
+    except ValueError:
+        return None
+    return parsed
+
+
+def page_cursors(params: Mapping[str, str]) -> dict[str, str | None]:
+    """The keyset cursors ``after`` and ``before`` (message ids); raises
+    ``ValidationError`` naming the malformed one."""
+    cursors: dict[str, str | None] = {}
+    errors: dict[str, str] = {}
+    for name in ("after", "before"):
+        raw = (params.get(name) or "").strip()
+        cursors[name] = raw or None
+        if raw:
+            try:
+                uuid.UUID(raw)
+            except ValueError:
+                errors[name] = f"Malformed page cursor {raw[:40]!r}: follow the pager's links"
+    if errors:
+        raise ValidationError(errors)
+    return cursors
+
+
+def error_texts(exc: ValidationError) -> dict[str, str]:
+    """A ``ValidationError`` keyed by parameter, one sentence per parameter, for pages."""
+    return {key: " ".join(value) for key, value in exc.message_dict.items()}
+
+
+def id_cursor(params: Mapping[str, str], name: str = "before") -> int | None:
+    """A page cursor that is a row id (batches, audit log); raises
+    ``ValidationError`` naming it when it is not a plain number."""
+    raw = (params.get(name) or "").strip()
+    if not raw:
+        return None
+    # isascii: "²".isdigit() is true, and int() refuses it.
+    if raw.isascii() and raw.isdigit() and len(raw) <= 18:
+        return int(raw)
+    raise ValidationError({name: f"Malformed page cursor {raw[:40]!r}: follow the pager's links"})
+
+
 @dataclass(frozen=True)
 class MessageFilter:
     status: str = ""
@@ -34,9 +82,17 @@ class MessageFilter:
     def from_params(cls, params: Mapping[str, str]) -> "MessageFilter":
         """Parse query parameters; raises ``ValidationError`` keyed by field."""
         errors: dict[str, str] = {}
+        for name in FILTER_FIELDS:
+            if "\x00" in (params.get(name) or ""):
+                # PostgreSQL refuses NUL in text; no address, error or date holds one.
+                errors[name] = "Must not contain a NUL character"
+        if errors:
+            raise ValidationError(errors)
         status = (params.get("status") or "").strip()
         if status and status not in Status.values:
-            errors["status"] = f"Unknown status {status!r}; use one of {', '.join(Status.values)}"
+            errors["status"] = (
+                f"Unknown status {status[:40]!r}; use one of {', '.join(Status.values)}"
+            )
         batch = None
         raw_batch = (params.get("batch") or "").strip()
         if raw_batch:
@@ -44,19 +100,16 @@ class MessageFilter:
             if raw_batch.isascii() and raw_batch.isdigit() and len(raw_batch) <= 18:
                 batch = int(raw_batch)
             else:
-                errors["batch"] = f"Batch must be a batch number, not {raw_batch!r}"
+                errors["batch"] = f"Batch must be a batch number, not {raw_batch[:40]!r}"
         dates = {}
         for name in ("created_from", "created_to"):
             raw = (params.get(name) or "").strip()
             if not raw:
                 dates[name] = None
                 continue
-            parsed = parse_date(raw)
+            parsed = _parse_day(raw)
             if parsed is None:
-                as_datetime = parse_datetime(raw)
-                parsed = as_datetime.date() if as_datetime else None
-            if parsed is None:
-                errors[name] = f"{raw!r} is not a date (use YYYY-MM-DD)"
+                errors[name] = f"{raw[:40]!r} is not a date (use YYYY-MM-DD)"
             dates[name] = parsed
         start, end = dates["created_from"], dates["created_to"]
         if not errors and start and end and start > end:

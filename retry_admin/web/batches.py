@@ -10,7 +10,7 @@ from django.db.models import Count
 from django.shortcuts import get_object_or_404, redirect
 
 from retry_admin import roles, selectors
-from retry_admin.filters import MessageFilter
+from retry_admin.filters import MessageFilter, error_texts, id_cursor
 from retry_admin.models import Batch, MessageLog, Status, Template, template_placeholders
 from retry_admin.services.batches import (
     BatchValidationError,
@@ -76,9 +76,13 @@ class Progress:
 @console_view
 def batch_list(request):
     qs = Batch.objects.select_related("template", "created_by").order_by("-id")
-    before = request.GET.get("before", "")
-    if before.isdigit():
-        qs = qs.filter(id__lt=int(before))
+    param_errors = {}
+    try:
+        before = id_cursor(request.GET)
+    except ValidationError as exc:
+        before, param_errors = None, error_texts(exc)
+    if before is not None:
+        qs = qs.filter(id__lt=before)
     batches = list(qs[: PAGE_SIZE + 1])
     older = batches[PAGE_SIZE - 1].pk if len(batches) > PAGE_SIZE else None
     batches = batches[:PAGE_SIZE]
@@ -89,6 +93,7 @@ def batch_list(request):
         "rows": rows,
         "older": older,
         "before": before,
+        "param_errors": param_errors,
         "live": any(p.pending for _, p in rows),
     }
     if request.htmx and not request.htmx.history_restore_request:

@@ -1,6 +1,8 @@
 """Failures grouped by error, and bulk retry: preview (count frozen), run,
 then the retried messages' progress."""
 
+from datetime import datetime
+
 from django.core.exceptions import ValidationError
 from django.db.models import Count
 from django.http import HttpResponseBadRequest
@@ -24,9 +26,13 @@ FAILURE_TABS = [
 @console_view
 def failures(request):
     status = request.GET.get("status") or Status.PERMANENTLY_FAILED
-    if status not in dict(FAILURE_TABS):
+    unknown_tab = status not in dict(FAILURE_TABS)
+    if unknown_tab:
         status = Status.PERMANENTLY_FAILED
     context = filtered_page(request, forced={"status": status})
+    if unknown_tab:
+        tabs = ", ".join(tab for tab, _ in FAILURE_TABS)
+        context["errors"]["status"] = f"This page shows {tabs}; not {request.GET['status'][:40]!r}"
     groups = selectors.failure_groups(status=status)
     context.update(
         nav="failures",
@@ -106,13 +112,28 @@ def _progress(actor: str, since, until) -> dict:
     }
 
 
+def _moment(raw: str) -> datetime | None:
+    """An ISO datetime (naive ones in the current time zone), or ``None``."""
+    try:
+        moment = parse_datetime(raw)
+    except ValueError:  # well-formed but impossible, e.g. 2026-02-30T00:00
+        return None
+    if moment is not None and timezone.is_naive(moment):
+        moment = timezone.make_aware(moment)
+    return moment
+
+
 @console_view
 def bulk_progress(request):
-    since = parse_datetime(request.GET.get("since", ""))
-    until = parse_datetime(request.GET.get("until", ""))
+    moments = {name: _moment(request.GET.get(name, "")) for name in ("since", "until")}
     actor = request.GET.get("actor", "")
-    if since is None or until is None or not actor:
-        return HttpResponseBadRequest("since, until and actor are required")
+    bad = [name for name, moment in moments.items() if moment is None]
+    bad += ["actor"] if not actor or "\x00" in actor else []
+    if bad:
+        return HttpResponseBadRequest(
+            f"{', '.join(bad)}: since and until must be ISO datetimes, actor a user name"
+        )
+    since, until = moments["since"], moments["until"]
     return page(
         request,
         "retry_admin/_bulk_panel.html#progress",

@@ -1,10 +1,12 @@
 """Health: ``/healthz`` for machines (JSON) and ``/health/`` for people."""
 
+from django.core.exceptions import ValidationError
 from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from django_q.models import Schedule, Task
 
+from retry_admin.filters import error_texts, id_cursor
 from retry_admin.models import AuditEvent, RetryRun
 from retry_admin.services.health import health_check
 from retry_admin.web.access import console_view, page
@@ -33,9 +35,12 @@ def health_page(request):
     if request.htmx and not request.htmx.history_restore_request:
         return page(request, "retry_admin/health.html#checks", context)
     audit = AuditEvent.objects.order_by("-id")
-    before = request.GET.get("before", "")
-    if before.isdigit():
-        audit = audit.filter(id__lt=int(before))
+    try:
+        before = id_cursor(request.GET)
+    except ValidationError as exc:
+        before, context["param_errors"] = None, error_texts(exc)
+    if before is not None:
+        audit = audit.filter(id__lt=before)
     events = list(audit[: AUDIT_PAGE + 1])
     context.update(
         schedules=_schedules(),

@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect
 
 from retry_admin import selectors
-from retry_admin.filters import MessageFilter
+from retry_admin.filters import MessageFilter, error_texts, page_cursors
 from retry_admin.models import MessageLog, Status
 from retry_admin.schedules import RETRY_CYCLE, next_run
 from retry_admin.services.bulk import RETRYABLE_STATUSES
@@ -51,17 +51,18 @@ def filtered_page(request, *, forced: dict | None = None) -> dict:
     context = {"params": params, "errors": {}, "page": None, "filters": None, "query": ""}
     try:
         filters = MessageFilter.from_params(params)
+        cursors = page_cursors(params)
         context["filters"] = filters
         context["query"] = urlencode(filters.as_params())
         context["page"] = selectors.message_page(
             filters=filters,
             within=_recipient_matches(filters),
-            after=params.get("after") or None,
-            before=params.get("before") or None,
+            after=cursors["after"],
+            before=cursors["before"],
             limit=PAGE_SIZE,
         )
     except ValidationError as exc:
-        context["errors"] = {key: " ".join(value) for key, value in exc.message_dict.items()}
+        context["errors"] = error_texts(exc)
     return context
 
 

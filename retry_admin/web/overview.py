@@ -1,7 +1,7 @@
 """The overview page and the "run the retry cycle now" button."""
 
 from django.contrib import messages
-from django.shortcuts import redirect
+from django.http import HttpResponseRedirect
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django_q.tasks import async_task
@@ -65,7 +65,13 @@ def retry_cycle_trigger(request):
             "Retry cycle queued, but no worker has ever reported in: start "
             "`manage.py qcluster` to run it.",
         )
-    target = request.POST.get("next", "/")
-    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
-        target = "/"
-    return redirect(target)
+    return HttpResponseRedirect(_local_path(request, request.POST.get("next", "")))
+
+
+def _local_path(request, target: str) -> str:
+    """``target`` if it is a path on this site, else "/" (never another site,
+    and never a URL pattern name, which ``redirect()`` would try to reverse)."""
+    local = target.startswith("/") and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    )
+    return target if local else "/"
