@@ -91,6 +91,11 @@ def _context_problem(context: object) -> str | None:
 _SCALARS = frozenset({str, int, float, bool, type(None)})  # the fast path of the check
 
 
+def _blank(value: object) -> bool:
+    """A value that would render as nothing ("Hi , welcome")."""
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
 def validate_recipients(
     rows: Iterable[RecipientRow], *, template_body: str
 ) -> tuple[list[RecipientRow], int]:
@@ -108,9 +113,11 @@ def validate_recipients(
         if problem:
             errors.append(LineError(row.line, problem))
             continue
-        for name in needed:
+        for name in sorted(needed):
             if name not in row.context:
                 missing_per_line[name].append(row.line)
+            elif _blank(row.context[name]):
+                errors.append(LineError(row.line, f"empty value for placeholder {name!r}"))
         key = recipient.casefold()
         if key in seen:
             duplicates += 1
