@@ -4,8 +4,11 @@ A malformed value stops start-up with ``ImproperlyConfigured`` naming the
 variable: a typo in production must never silently become a default.
 """
 
+import math
 import os
+import re
 from collections.abc import Iterable
+from urllib.parse import urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -60,6 +63,8 @@ def env_float(
         number = float(value)
     except ValueError:
         raise ImproperlyConfigured(f"{name} must be a number, not {value!r}") from None
+    if not math.isfinite(number):  # float() reads "nan" and "inf", which no setting means
+        raise ImproperlyConfigured(f"{name} must be a finite number, not {value!r}")
     _check_range(name, number, minimum, maximum)
     return number
 
@@ -77,6 +82,62 @@ def env_list(name: str, default: list[str]) -> list[str]:
     if value is None:
         return default
     return [item.strip() for item in value.split(",") if item.strip()]
+
+
+_HOST = re.compile(r"\*|\.?[a-z0-9_-]+(\.[a-z0-9_-]+)*\.?|\[[0-9a-f:.]+\]", re.IGNORECASE)
+
+
+def env_hosts(name: str, default: list[str]) -> list[str]:
+    """Host names as Django's ALLOWED_HOSTS reads them. Unlike other variables,
+    set-but-blank is refused: it is nearly always an unset shell variable, and
+    every request would then be refused with 400."""
+    if name not in os.environ:
+        return default
+    hosts = [item.strip() for item in os.environ[name].split(",") if item.strip()]
+    if not hosts:
+        raise ImproperlyConfigured(
+            f"{name} is set but names no host: list the host names the console is served "
+            "at (comma-separated), or unset it for the local default"
+        )
+    for host in hosts:
+        if not _HOST.fullmatch(host):
+            raise ImproperlyConfigured(
+                f"{name} must list host names without scheme, port or path "
+                f"(console.example.com, .example.com, *), not {host!r}"
+            )
+    return hosts
+
+
+def env_url(name: str, *, schemes: Iterable[str], path_schemes: Iterable[str] = ()) -> str:
+    """A URL with one of ``schemes`` and a host (or, for ``path_schemes`` such
+    as ``unix``, a path), and a valid port; empty when unset. A refusal never
+    echoes a password the URL may hold."""
+    value = env_str(name)
+    if not value:
+        return ""
+    allowed = sorted({*schemes, *path_schemes})
+    shown = url_without_password(value)
+    expected = " or ".join(f"{scheme}://" for scheme in allowed)
+    try:
+        parts = urlsplit(value)
+        port = parts.port
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a {expected} URL, not {shown!r}") from None
+    scheme = parts.scheme.lower()
+    if scheme not in allowed or re.search(r"\s", value):
+        raise ImproperlyConfigured(f"{name} must be a {expected} URL, not {shown!r}")
+    if scheme in path_schemes:
+        if not parts.path.strip("/"):
+            raise ImproperlyConfigured(f"{name} needs a socket path after {scheme}://")
+    elif not parts.hostname:
+        raise ImproperlyConfigured(f"{name} must name a host, not {shown!r}")
+    elif port == 0:
+        raise ImproperlyConfigured(f"{name} has port 0: {shown!r}")
+    return value
+
+
+def url_without_password(url: str) -> str:
+    return re.sub(r"(//[^/@\s]*?:)[^/@\s]*@", r"\1***@", url)
 
 
 def _check_range(name: str, number: float, minimum: float | None, maximum: float | None) -> None:

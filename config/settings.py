@@ -3,11 +3,22 @@
 import re
 import secrets
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
-from config.env import env_bool, env_choice, env_float, env_int, env_list, env_str
+from config.env import (
+    env_bool,
+    env_choice,
+    env_float,
+    env_hosts,
+    env_int,
+    env_list,
+    env_str,
+    env_url,
+    url_without_password,
+)
 from retry_admin.channels.registry import CHANNELS
 from retry_admin.queues.registry import BACKENDS
 
@@ -30,7 +41,7 @@ def _secret_key() -> str:
 
 SECRET_KEY = _secret_key()
 DEBUG = env_bool("DJANGO_DEBUG", False)
-ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"])
+ALLOWED_HOSTS = env_hosts("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
@@ -52,6 +63,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so every response (errors too) carries X-Request-ID; answers 503
+    # while the database is unreachable (retry_admin/errors.py).
+    "retry_admin.errors.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -135,28 +149,41 @@ STORAGES = {
 
 QUEUE_BACKEND = env_choice("QUEUE_BACKEND", "db", BACKENDS)
 QUEUE_NAME = env_str("QUEUE_NAME", "batch-messages")
-SQS_QUEUE_URL = env_str("SQS_QUEUE_URL")
-SQS_DLQ_URL = env_str("SQS_DLQ_URL")
-AWS_ENDPOINT_URL = env_str("AWS_ENDPOINT_URL")
+SQS_QUEUE_URL = env_url("SQS_QUEUE_URL", schemes=["http", "https"])
+SQS_DLQ_URL = env_url("SQS_DLQ_URL", schemes=["http", "https"])
+AWS_ENDPOINT_URL = env_url("AWS_ENDPOINT_URL", schemes=["http", "https"])
 AZURE_STORAGE_CONNECTION_STRING = env_str("AZURE_STORAGE_CONNECTION_STRING")
 AZURE_TABLES_MIRROR = env_bool("AZURE_TABLES_MIRROR", False)
-RABBITMQ_URL = env_str("RABBITMQ_URL")
-REDIS_URL = env_str("REDIS_URL")
+RABBITMQ_URL = env_url("RABBITMQ_URL", schemes=["amqp", "amqps"])
+REDIS_URL = env_url("REDIS_URL", schemes=["redis", "rediss"], path_schemes=["unix"])
+_redis_db = urlsplit(REDIS_URL).path if REDIS_URL.startswith("redis") else ""
+if not re.fullmatch(r"/?\d*", _redis_db):
+    raise ImproperlyConfigured(
+        "REDIS_URL's path must be a database number (redis://host:6379/0): "
+        f"{url_without_password(REDIS_URL)!r}"
+    )
 
 MAX_MESSAGE_RETRY_COUNT = env_int("MAX_MESSAGE_RETRY_COUNT", 3, minimum=0, maximum=100)
-MESSAGE_RETRY_AFTER_HOURS = env_float("MESSAGE_RETRY_AFTER_HOURS", 2, minimum=0)
-MESSAGE_RETRY_INTERVAL_HOURS = env_float("MESSAGE_RETRY_INTERVAL_HOURS", 6, minimum=1 / 60)
+HOURS_IN_A_YEAR = 24 * 365
+MESSAGE_RETRY_AFTER_HOURS = env_float(
+    "MESSAGE_RETRY_AFTER_HOURS", 2, minimum=0, maximum=HOURS_IN_A_YEAR
+)
+MESSAGE_RETRY_INTERVAL_HOURS = env_float(
+    "MESSAGE_RETRY_INTERVAL_HOURS", 6, minimum=1 / 60, maximum=HOURS_IN_A_YEAR
+)
 RETRY_BACKOFF = env_choice("RETRY_BACKOFF", "fixed", ["fixed", "exponential"])
 RETRY_CYCLE_LIMIT = env_int("RETRY_CYCLE_LIMIT", 0, minimum=0)  # 0: no limit
 QUEUE_MAX_RECEIVES = env_int("QUEUE_MAX_RECEIVES", 5, minimum=1, maximum=1000)
 QUEUE_VISIBILITY_TIMEOUT = env_int("QUEUE_VISIBILITY_TIMEOUT", 60, minimum=1, maximum=43200)
-SENDER_POLL_SECONDS = env_float("SENDER_POLL_SECONDS", 5, minimum=0.05)
+SENDER_POLL_SECONDS = env_float("SENDER_POLL_SECONDS", 5, minimum=0.05, maximum=3600)
+# How long a job lock outlives a holder that died (renewed every third of it).
+LOCK_LEASE_SECONDS = env_float("LOCK_LEASE_SECONDS", 30, minimum=1, maximum=3600)
 SENDER_CONCURRENCY = env_int("SENDER_CONCURRENCY", 32, minimum=1, maximum=512)
 SENDER_BATCH_SIZE = env_int("SENDER_BATCH_SIZE", 500, minimum=1, maximum=5000)
 DEFAULT_CHANNEL = env_choice("DEFAULT_CHANNEL", "log", CHANNELS)
-WEBHOOK_URL = env_str("WEBHOOK_URL")
-WEBHOOK_TIMEOUT_SECONDS = env_float("WEBHOOK_TIMEOUT_SECONDS", 10, minimum=0.1)
-SIMULATED_LATENCY_MS = env_float("SIMULATED_LATENCY_MS", 50, minimum=0)
+WEBHOOK_URL = env_url("WEBHOOK_URL", schemes=["http", "https"])
+WEBHOOK_TIMEOUT_SECONDS = env_float("WEBHOOK_TIMEOUT_SECONDS", 10, minimum=0.1, maximum=600)
+SIMULATED_LATENCY_MS = env_float("SIMULATED_LATENCY_MS", 50, minimum=0, maximum=600_000)
 SIMULATED_TRANSIENT_RATE = env_float("SIMULATED_TRANSIENT_RATE", 0.15, minimum=0, maximum=1)
 SIMULATED_PERMANENT_RATE = env_float("SIMULATED_PERMANENT_RATE", 0.03, minimum=0, maximum=1)
 if SIMULATED_TRANSIENT_RATE + SIMULATED_PERMANENT_RATE > 1:
@@ -168,7 +195,9 @@ RETENTION_DAYS = env_int("RETENTION_DAYS", 30, minimum=1)
 MAX_BATCH_RECIPIENTS = env_int("MAX_BATCH_RECIPIENTS", 200_000, minimum=1)
 # The overview's figures are shared by every viewer and recomputed at most this
 # often (seconds): exact counts over a million logs cost ~150 ms.
-CONSOLE_FIGURES_FRESH_SECONDS = env_float("CONSOLE_FIGURES_FRESH_SECONDS", 2, minimum=0)
+CONSOLE_FIGURES_FRESH_SECONDS = env_float(
+    "CONSOLE_FIGURES_FRESH_SECONDS", 2, minimum=0, maximum=3600
+)
 
 # django-q2: the ORM broker by default (nothing else to run); Redis when REDIS_URL is set.
 Q_CLUSTER = {
@@ -212,7 +241,13 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        # stderr; unhandled request errors go here with their traceback and
+        # request id (logger retry_admin.errors).
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "stream": "ext://sys.stderr",
+        },
         "deliveries": {
             "class": "retry_admin.channels.log.DeliveryLogHandler",
             "filename": str(VAR_DIR / "deliveries.log"),
@@ -235,14 +270,42 @@ AWS_REGION = env_str("AWS_REGION", env_str("AWS_DEFAULT_REGION"))
 # Long polling: how long one receive waits for a first message (0-20 s, SQS's range).
 SQS_WAIT_SECONDS = env_int("SQS_WAIT_SECONDS", 5, minimum=0, maximum=20)
 # DLQ replay pace on SQS and Azure, messages per second (0: no limit).
-DLQ_REPLAY_RATE = env_float("DLQ_REPLAY_RATE", 50, minimum=0)
+DLQ_REPLAY_RATE = env_float("DLQ_REPLAY_RATE", 50, minimum=0, maximum=100_000)
 # base64 is what Azure Functions and the older SDKs read and write; text is raw XML text.
 AZURE_QUEUE_ENCODING = env_choice("AZURE_QUEUE_ENCODING", "base64", ["base64", "text"])
+if QUEUE_BACKEND == "sqs":
+    from retry_admin.queues.sqs import _region_from_url
+
+    # boto3 may still find a region in an AWS config file; without one, the
+    # first receive would fail with NoRegionError long after start-up.
+    _aws_config = Path(env_str("AWS_CONFIG_FILE", str(Path.home() / ".aws" / "config")))
+    if not (
+        AWS_REGION or AWS_ENDPOINT_URL or _region_from_url(SQS_QUEUE_URL) or _aws_config.exists()
+    ):
+        raise ImproperlyConfigured(
+            "QUEUE_BACKEND=sqs cannot find its queue: set SQS_QUEUE_URL (e.g. "
+            "https://sqs.eu-west-1.amazonaws.com/123456789012/batch-messages), or AWS_REGION "
+            f"to look up the queue named {QUEUE_NAME!r} (QUEUE_NAME), or AWS_ENDPOINT_URL "
+            "for a local endpoint"
+        )
 if QUEUE_BACKEND == "azure":
     if not AZURE_STORAGE_CONNECTION_STRING:
         raise ImproperlyConfigured(
             "QUEUE_BACKEND=azure needs AZURE_STORAGE_CONNECTION_STRING "
             "(UseDevelopmentStorage=true for Azurite)"
+        )
+    _parts = [p for p in AZURE_STORAGE_CONNECTION_STRING.split(";") if p.strip()]
+    _keys = {p.partition("=")[0].strip().lower() for p in _parts}
+    if not all("=" in p for p in _parts) or not _keys & {
+        "accountname",
+        "usedevelopmentstorage",
+        "queueendpoint",
+    }:
+        # Never echo it: it holds the account key.
+        raise ImproperlyConfigured(
+            "AZURE_STORAGE_CONNECTION_STRING must be Key=value pairs separated by ';' with "
+            "AccountName (or QueueEndpoint), e.g. DefaultEndpointsProtocol=https;"
+            "AccountName=...;AccountKey=...; or UseDevelopmentStorage=true for Azurite"
         )
     if not re.fullmatch(r"[a-z0-9](?!.*--)[a-z0-9-]{1,54}[a-z0-9]", QUEUE_NAME):
         raise ImproperlyConfigured(

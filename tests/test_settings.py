@@ -32,6 +32,15 @@ CONTRACT = [
     "SIMULATED_PERMANENT_RATE",
     "REDIS_URL",
     "WEBHOOK_URL",
+    "RABBITMQ_URL",
+    "SENDER_POLL_SECONDS",
+    "WEBHOOK_TIMEOUT_SECONDS",
+    "DJANGO_ALLOWED_HOSTS",
+    "SQS_QUEUE_URL",
+    "SQS_DLQ_URL",
+    "AWS_ENDPOINT_URL",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
 ]
 
 
@@ -75,6 +84,29 @@ def _error_line(stderr: str) -> str:
         {"DATABASE_URL": "nonsense://user:s3cret@db.example.com/retry"},
         {"DATABASE_URL": "nonsense"},
         {"QUEUE_MAX_RECEIVES": "0"},
+        {"MESSAGE_RETRY_AFTER_HOURS": "nan"},
+        {"MESSAGE_RETRY_AFTER_HOURS": "inf"},
+        {"MESSAGE_RETRY_AFTER_HOURS": "-inf"},
+        {"MESSAGE_RETRY_AFTER_HOURS": "100000"},
+        {"MESSAGE_RETRY_INTERVAL_HOURS": "Infinity"},
+        {"SENDER_POLL_SECONDS": "nan"},
+        {"SENDER_POLL_SECONDS": "86400000"},
+        {"WEBHOOK_TIMEOUT_SECONDS": "inf"},
+        {"SIMULATED_TRANSIENT_RATE": "NaN"},
+        {"WEBHOOK_URL": "example.com/hook"},
+        {"WEBHOOK_URL": "ftp://example.com/hook"},
+        {"WEBHOOK_URL": "https://"},
+        {"WEBHOOK_URL": "https://example.com:99999/hook"},
+        {"WEBHOOK_URL": "http://exa mple.com/hook"},
+        {"DJANGO_ALLOWED_HOSTS": ","},
+        {"DJANGO_ALLOWED_HOSTS": "https://console.example.com"},
+        {"DJANGO_ALLOWED_HOSTS": "console.example.com/admin"},
+        {"REDIS_URL": "garbage"},
+        {"REDIS_URL": "http://127.0.0.1:6379"},
+        {"REDIS_URL": "redis://127.0.0.1:port/0"},
+        {"REDIS_URL": "redis://127.0.0.1:6379/db0"},
+        {"REDIS_URL": "unix://"},
+        {"RABBITMQ_URL": "rabbit"},
     ],
     ids=lambda env: " ".join(f"{k}={v}" for k, v in env.items()),
 )
@@ -90,6 +122,84 @@ def test_a_bad_setting_stops_start_up_naming_the_variable(var_dir, env):
     elif len(env) == 1:
         [value] = env.values()
         assert value in line  # and says what was wrong
+
+
+def test_an_empty_allowed_hosts_stops_start_up(var_dir):
+    # Blank means "unset" for every other variable; here it is nearly always an
+    # unset shell variable, and every request would then answer 400.
+    result = start_django(var_dir, DJANGO_ALLOWED_HOSTS="")
+    assert result.returncode != 0
+    line = _error_line(result.stderr)
+    assert line.startswith("django.core.exceptions.ImproperlyConfigured: DJANGO_ALLOWED_HOSTS")
+
+
+def test_a_url_setting_never_echoes_its_password(var_dir):
+    result = start_django(var_dir, REDIS_URL="redis://:s3cret@127.0.0.1:port/0")
+    assert result.returncode != 0
+    line = _error_line(result.stderr)
+    assert line.startswith("django.core.exceptions.ImproperlyConfigured: REDIS_URL")
+    assert "s3cret" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"QUEUE_BACKEND": "sqs"}, "SQS_QUEUE_URL"),
+        ({"QUEUE_BACKEND": "sqs", "SQS_QUEUE_URL": "batch-messages"}, "SQS_QUEUE_URL"),
+        (
+            {"QUEUE_BACKEND": "sqs", "AWS_REGION": "eu-west-1", "SQS_DLQ_URL": "dlq"},
+            "SQS_DLQ_URL",
+        ),
+        ({"QUEUE_BACKEND": "sqs", "AWS_ENDPOINT_URL": "localhost:5000"}, "AWS_ENDPOINT_URL"),
+        ({"QUEUE_BACKEND": "azure"}, "AZURE_STORAGE_CONNECTION_STRING"),
+        (
+            {"QUEUE_BACKEND": "azure", "AZURE_STORAGE_CONNECTION_STRING": "not a connection"},
+            "AZURE_STORAGE_CONNECTION_STRING",
+        ),
+    ],
+    ids=lambda value: value if isinstance(value, str) else None,
+)
+def test_a_queue_backend_that_cannot_find_its_queue_stops_start_up(var_dir, env, named):
+    result = start_django(var_dir, **env)
+    assert result.returncode != 0
+    line = _error_line(result.stderr)
+    assert line.startswith("django.core.exceptions.ImproperlyConfigured: "), result.stderr
+    assert named in line
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"QUEUE_BACKEND": "sqs", "AWS_REGION": "eu-west-1"},
+        {"QUEUE_BACKEND": "sqs", "AWS_DEFAULT_REGION": "eu-west-1"},
+        {"QUEUE_BACKEND": "sqs", "AWS_ENDPOINT_URL": "http://127.0.0.1:5000"},
+        {
+            "QUEUE_BACKEND": "sqs",
+            "SQS_QUEUE_URL": "https://sqs.eu-west-1.amazonaws.com/123456789012/batch-messages",
+        },
+        {"QUEUE_BACKEND": "azure", "AZURE_STORAGE_CONNECTION_STRING": "UseDevelopmentStorage=true"},
+        {
+            "QUEUE_BACKEND": "azure",
+            "AZURE_STORAGE_CONNECTION_STRING": (
+                "DefaultEndpointsProtocol=https;AccountName=acct;AccountKey=a2V5;"
+                "EndpointSuffix=core.windows.net"
+            ),
+        },
+        {
+            "WEBHOOK_URL": "https://hooks.example.com:8443/deliver?x=1",
+            "REDIS_URL": "rediss://:pw@cache.example.com:6380/2",
+            "RABBITMQ_URL": "amqp://guest:guest@127.0.0.1:5672/%2f",
+            "DJANGO_ALLOWED_HOSTS": "console.example.com, .example.org,127.0.0.1,[::1],*",
+            "MESSAGE_RETRY_AFTER_HOURS": "0.5",
+            "SENDER_POLL_SECONDS": "0.1",
+        },
+        {"REDIS_URL": "unix:///run/redis/redis.sock?db=1"},
+    ],
+    ids=lambda env: " ".join(f"{k}={v}"[:40] for k, v in env.items()),
+)
+def test_good_queue_and_url_settings_start_fine(var_dir, env):
+    result = start_django(var_dir, **env)
+    assert result.returncode == 0, result.stderr
 
 
 def test_good_settings_start_fine(var_dir):
@@ -206,6 +316,13 @@ def test_env_float_reads_and_checks_its_range(monkeypatch):
     monkeypatch.setenv("X_RATE", "lots")
     with pytest.raises(ImproperlyConfigured, match=r"^X_RATE must be a number, not 'lots'"):
         env_float("X_RATE", 0)
+
+
+@pytest.mark.parametrize("raw", ["nan", "NaN", "inf", "-inf", "Infinity"])
+def test_env_float_refuses_nan_and_infinity(monkeypatch, raw):
+    monkeypatch.setenv("X_HOURS", raw)
+    with pytest.raises(ImproperlyConfigured, match=r"^X_HOURS must be a finite number"):
+        env_float("X_HOURS", 2)
 
 
 def test_env_choice_names_the_variable_and_the_choices(monkeypatch):

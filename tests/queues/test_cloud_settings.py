@@ -82,7 +82,7 @@ def test_the_db_default_loads_no_cloud_sdk(tmp_path):
 @pytest.mark.parametrize(
     "env",
     [
-        {"QUEUE_BACKEND": "sqs"},
+        {"QUEUE_BACKEND": "sqs", "AWS_REGION": "eu-west-1"},
         {"QUEUE_BACKEND": "azure", "AZURE_STORAGE_CONNECTION_STRING": "UseDevelopmentStorage=true"},
         {
             "AZURE_TABLES_MIRROR": "true",
