@@ -16,8 +16,11 @@ class ScheduleSpec:
 RETRY_CYCLE = "retry-cycle"
 
 
+MIRROR = "table-mirror"
+
+
 def schedule_specs() -> list[ScheduleSpec]:
-    return [
+    specs = [
         ScheduleSpec("sender", "retry_admin.tasks.send_queued_messages", 1),
         ScheduleSpec("dispatcher", "retry_admin.tasks.dispatch_outbox", 1),
         ScheduleSpec("heartbeat", "retry_admin.tasks.scheduler_heartbeat", 1),
@@ -27,10 +30,24 @@ def schedule_specs() -> list[ScheduleSpec]:
             max(1, round(settings.MESSAGE_RETRY_INTERVAL_HOURS * 60)),
         ),
         ScheduleSpec("cleanup", "retry_admin.tasks.cleanup_old_messages", 24 * 60),
-        # A no-op unless AZURE_TABLES_MIRROR is on.
-        ScheduleSpec("table-mirror", "retry_admin.tasks.mirror_tables", 1),
         ScheduleSpec("dlq-reconcile", "retry_admin.tasks.reconcile_dlq", 5),
     ]
+    if settings.AZURE_TABLES_MIRROR:
+        specs.append(ScheduleSpec(MIRROR, "retry_admin.tasks.mirror_tables", 1))
+    return specs
+
+
+def every(minutes: int) -> str:
+    """A schedule's interval as people say it: "every 5 min", "every 6 h", "daily"."""
+    if minutes == 1:
+        return "every minute"
+    if minutes % (24 * 60) == 0:
+        days = minutes // (24 * 60)
+        return "daily" if days == 1 else f"every {days} days"
+    if minutes % 60 == 0:
+        hours = minutes // 60
+        return "hourly" if hours == 1 else f"every {hours} h"
+    return f"every {minutes} min"
 
 
 def schedules_ensure() -> list[str]:
@@ -38,7 +55,11 @@ def schedules_ensure() -> list[str]:
     from django_q.models import Schedule
 
     created = []
-    for spec in schedule_specs():
+    specs = schedule_specs()
+    if MIRROR not in {spec.name for spec in specs}:
+        # Turned off since the last setup: it must not keep running every minute.
+        Schedule.objects.filter(name=MIRROR).delete()
+    for spec in specs:
         schedule, was_created = Schedule.objects.get_or_create(
             name=spec.name,
             defaults={

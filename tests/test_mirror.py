@@ -197,7 +197,8 @@ def test_the_scheduled_task_runs_only_when_the_mirror_is_on(tables, settings, ma
     assert mirror_tables() == {"written": {BATCHES: 1, LOGS: 1}, "error": ""}
 
 
-def test_it_is_scheduled_every_minute():
+def test_it_is_scheduled_every_minute(settings):
+    settings.AZURE_TABLES_MIRROR = True
     [spec] = [s for s in schedule_specs() if s.func == "retry_admin.tasks.mirror_tables"]
     assert spec.minutes == 1
 

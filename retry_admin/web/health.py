@@ -2,6 +2,7 @@
 
 from django.core.exceptions import ValidationError
 from django.http import JsonResponse
+from django.utils.dateparse import parse_datetime
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from django_q.models import Schedule, Task
@@ -31,7 +32,12 @@ def _schedules() -> list[dict]:
 @console_view
 def health_page(request):
     report = health_check()
-    context = {"nav": "health", "report": report, "checks": report["checks"]}
+    context = {
+        "nav": "health",
+        "report": report,
+        "checks": report["checks"],
+        "checked_at": parse_datetime(report["timestamp"]),
+    }
     if request.htmx and not request.htmx.history_restore_request:
         return page(request, "retry_admin/health.html#checks", context)
     audit = AuditEvent.objects.order_by("-id")

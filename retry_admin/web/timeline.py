@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.utils import timezone
 
 from retry_admin.models import (
     AuditEvent,
@@ -18,6 +17,7 @@ from retry_admin.models import (
     Status,
     render_template,
 )
+from retry_admin.templatetags.console import stamp
 
 _SOURCE_NOTE = {
     Source.QUEUE: "first send, from the batch",
@@ -152,8 +152,7 @@ def retry_outlook(message: MessageLog, next_cycle: datetime | None) -> str:
     eligible = message.updated_at + timedelta(hours=settings.MESSAGE_RETRY_AFTER_HOURS)
     if message.next_retry_at and message.next_retry_at > eligible:
         eligible = message.next_retry_at
-    eligible = timezone.localtime(eligible)
-    text = f"Retry {message.retry_count + 1} of {limit} is due from {eligible:%Y-%m-%d %H:%M}"
+    text = f"Retry {message.retry_count + 1} of {limit} is due from {stamp(eligible)}"
     if next_cycle:
-        text += f"; the next retry cycle runs at {timezone.localtime(next_cycle):%Y-%m-%d %H:%M}"
+        text += f"; the next retry cycle runs at {stamp(next_cycle)}"
     return text + "."

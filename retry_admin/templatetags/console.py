@@ -1,0 +1,31 @@
+"""The console's filters: one way to write a moment (with its time zone) and
+an interval, on every page."""
+
+from datetime import datetime
+
+from django import template
+from django.utils import timezone
+from django.utils.dateformat import format as date_format
+
+from retry_admin.schedules import every as _every
+
+register = template.Library()
+
+STAMP_FORMAT = "Y-m-d H:i:s T"
+
+
+def stamp(moment: datetime | None) -> str:
+    """``2026-03-01 14:05:09 UTC``: in the configured time zone, saying which."""
+    if moment is None:
+        return ""
+    if timezone.is_aware(moment):
+        moment = timezone.localtime(moment)
+    return date_format(moment, STAMP_FORMAT)
+
+
+register.filter("stamp", stamp)
+
+
+@register.filter
+def every(minutes: int) -> str:
+    return _every(int(minutes))
