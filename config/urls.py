@@ -9,3 +9,6 @@ urlpatterns = [
     path("api/", include("retry_admin.api.urls")),
     path("", include("retry_admin.web.urls")),
 ]
+
+# Rendered without the database, showing the request id (retry_admin/errors.py).
+handler500 = "retry_admin.errors.server_error"

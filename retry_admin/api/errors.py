@@ -13,6 +13,14 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from retry_admin.errors import (
+    DATABASE_DOWN,
+    DATABASE_ERRORS,
+    INTERNAL_ERROR,
+    RETRY_AFTER_SECONDS,
+    error_json,
+    log_unhandled,
+)
 from retry_admin.queues import QueueError
 from retry_admin.services.batches import BatchValidationError
 from retry_admin.services.bulk import PreviewExpired
@@ -83,19 +91,20 @@ def exception_handler(exc, context):
         return validation_error(errors)
     if isinstance(exc, PreviewExpired):
         return Response(error_body(str(exc), {"token": [str(exc)]}), status=400)
+    if isinstance(exc, DATABASE_ERRORS):
+        log_unhandled(context["request"], exc, "Database unreachable")
+        response = error_json(context["request"], DATABASE_DOWN, 503)
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
     if isinstance(exc, QueueError):
         logger.warning("Queue unavailable for %s: %s", context["request"].path, exc)
         return Response(error_body(f"The queue is unavailable: {exc}"), status=503)
 
     response = drf_exception_handler(exc, context)
     if response is None:
-        # A bug. Logged with its traceback; the client still gets JSON.
-        request = context["request"]
-        logger.error("Internal error on %s %s", request.method, request.path, exc_info=exc)
-        return Response(
-            error_body("Internal error; it has been logged. Try again or contact the admins."),
-            status=500,
-        )
+        # A bug. Logged with its traceback and request id; the client still gets JSON.
+        log_unhandled(context["request"], exc)
+        return error_json(context["request"], INTERNAL_ERROR, 500)
     if isinstance(exc, exceptions.ValidationError):
         response.data = error_body(_summary(_flatten(exc.detail)), _flatten(exc.detail))
     elif isinstance(exc, Http404):

@@ -2,7 +2,9 @@
 tests Debian's Chromium, a sender running beside the live server, and
 screenshots kept in the test run's output directory."""
 
+import copy
 import os
+import socket
 import threading
 from pathlib import Path
 
@@ -186,6 +188,37 @@ def failing_channel(settings):
     settings.SENDER_CONCURRENCY = 1
     reset_channels()
     return settings
+
+
+# A database that cannot be reached
+
+
+def _closed_port() -> int:
+    """A TCP port nothing listens on (bound, then released)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def database_unreachable(transactional_db):
+    """``cut()`` points the default connection at a database that cannot be
+    reached (a closed port on PostgreSQL, a file in a missing directory on
+    SQLite), as in an outage; the real one is back after the test."""
+    saved = copy.deepcopy(connection.settings_dict)
+
+    def cut() -> None:
+        connection.close()
+        if connection.vendor == "sqlite":
+            connection.settings_dict["NAME"] = "/nonexistent-retry-admin/outage.sqlite3"
+        else:
+            connection.settings_dict.update(HOST="127.0.0.1", PORT=str(_closed_port()))
+            connection.settings_dict.setdefault("OPTIONS", {})["connect_timeout"] = 2
+
+    yield cut
+    connection.close()
+    connection.settings_dict.clear()
+    connection.settings_dict.update(saved)
 
 
 # The DLQ, filled the way it happens in production
