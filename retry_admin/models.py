@@ -89,6 +89,9 @@ class Batch(models.Model):
     priority = models.SmallIntegerField(default=0)
     total = models.PositiveIntegerField(default=0)
     idempotency_key = models.CharField(max_length=200, null=True, blank=True, unique=True)
+    # What the idempotency key was first used for, so a reuse with other input
+    # is refused instead of answered with this batch (empty: created without a key).
+    request_fingerprint = models.CharField(max_length=64, blank=True, default="")
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )

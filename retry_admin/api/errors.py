@@ -22,7 +22,7 @@ from retry_admin.errors import (
     log_unhandled,
 )
 from retry_admin.queues import QueueError
-from retry_admin.services.batches import BatchValidationError
+from retry_admin.services.batches import BatchValidationError, IdempotencyKeyReused
 from retry_admin.services.bulk import PreviewExpired
 
 logger = logging.getLogger(__name__)
@@ -80,6 +80,8 @@ def _batch_errors(exc: BatchValidationError) -> dict[str, list[str]]:
 
 def exception_handler(exc, context):
     """REST_FRAMEWORK["EXCEPTION_HANDLER"]."""
+    if isinstance(exc, IdempotencyKeyReused):  # as Stripe answers a reused key
+        return Response(error_body(str(exc), {"Idempotency-Key": [str(exc)]}), status=422)
     if isinstance(exc, BatchValidationError):
         return Response(error_body(str(exc), _batch_errors(exc)), status=400)
     if isinstance(exc, DjangoValidationError):

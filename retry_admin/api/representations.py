@@ -26,6 +26,7 @@ ERROR_DESCRIPTIONS = {
     403: "Signed in, but this account may not do this.",
     404: "Unknown id.",
     409: "The message is not in a state that can be retried.",
+    422: "The Idempotency-Key was already used for a batch created from a different request.",
     503: "The queue is unreachable.",
 }
 

@@ -1,5 +1,7 @@
 """Creating batches: validate everything, write everything, then dispatch."""
 
+import hashlib
+import json
 import logging
 import re
 from collections.abc import Iterable, Mapping
@@ -51,6 +53,17 @@ class BatchValidationError(Exception):
         shown = "; ".join(str(e) for e in errors[:5])
         more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
         super().__init__(f"Batch refused: {shown}{more}")
+
+
+class IdempotencyKeyReused(Exception):
+    """The idempotency key already created ``batch`` from other input; nothing was written."""
+
+    def __init__(self, batch: Batch, key: str) -> None:
+        self.batch = batch
+        super().__init__(
+            f"Idempotency-Key {key!r} was already used for batch #{batch.pk} with a different "
+            "request: repeat that request exactly, or use a new key for a new batch."
+        )
 
 
 @dataclass(frozen=True)
@@ -164,12 +177,16 @@ def batch_create(
     """Create a batch and one pending log per unique recipient in one
     transaction, then dispatch them once it commits.
 
-    With an ``idempotency_key`` already used, returns that batch instead."""
-    if idempotency_key:
-        existing = Batch.objects.filter(idempotency_key=idempotency_key).first()
-        if existing is not None:
-            return BatchCreateResult(existing, created=False)
+    With an ``idempotency_key`` already used, returns that batch instead, or
+    raises ``IdempotencyKeyReused`` if it was created from other input."""
     channel = channel or settings.DEFAULT_CHANNEL
+    recipients = list(recipients)
+    fingerprint = ""
+    if idempotency_key:
+        fingerprint = _fingerprint(name, template, channel, priority, recipients)
+        existing = _replayed(idempotency_key, fingerprint)
+        if existing is not None:
+            return existing
     errors = []
     if not name or not name.strip():
         errors.append(LineError(0, "Batch name is required"))
@@ -197,6 +214,7 @@ def batch_create(
                 priority=priority,
                 total=len(unique),
                 idempotency_key=idempotency_key or None,
+                request_fingerprint=fingerprint,
                 created_by=user if user is not None and user.is_authenticated else None,
             )
             ids = new_message_ids(len(unique))
@@ -226,12 +244,35 @@ def batch_create(
                 dispatch_on_commit(batch_id=batch.pk)
     except IntegrityError:
         # Two requests with one idempotency key raced; the other one won.
-        if idempotency_key:
-            existing = Batch.objects.filter(idempotency_key=idempotency_key).first()
-            if existing is not None:
-                return BatchCreateResult(existing, created=False)
+        existing = _replayed(idempotency_key, fingerprint) if idempotency_key else None
+        if existing is not None:
+            return existing
         raise
     return BatchCreateResult(batch, created=True, duplicates_removed=duplicates)
+
+
+def _fingerprint(
+    name: str, template: Template, channel: str, priority: int, rows: list[RecipientRow]
+) -> str:
+    """One hash of everything a batch is created from (not line numbers or
+    how the template was named), for comparing requests that share a key."""
+    digest = hashlib.sha256()
+    head = [(name or "").strip(), template.pk, channel, priority]
+    digest.update(json.dumps(head, ensure_ascii=False).encode())
+    for row in rows:
+        item = [row.recipient, row.context]
+        digest.update(json.dumps(item, sort_keys=True, ensure_ascii=False, default=str).encode())
+    return digest.hexdigest()
+
+
+def _replayed(key: str, fingerprint: str) -> BatchCreateResult | None:
+    existing = Batch.objects.filter(idempotency_key=key).first()
+    if existing is None:
+        return None
+    # Batches from before fingerprints were kept have none: they replay as before.
+    if existing.request_fingerprint and existing.request_fingerprint != fingerprint:
+        raise IdempotencyKeyReused(existing, key)
+    return BatchCreateResult(existing, created=False)
 
 
 def _enqueue_in_transaction(

@@ -14,6 +14,7 @@ from retry_admin.filters import MessageFilter, error_texts, id_cursor
 from retry_admin.models import Batch, MessageLog, Status, Template, template_placeholders
 from retry_admin.services.batches import (
     BatchValidationError,
+    IdempotencyKeyReused,
     LineError,
     batch_create,
     validate_recipients,
@@ -198,6 +199,19 @@ def batch_new(request):
                 )
             except BatchValidationError as exc:
                 errors = exc.errors
+            except IdempotencyKeyReused as exc:
+                # Edited after a submit (Back, then changes): a new key lets the
+                # next submit create the batch the form now describes.
+                form.data = form.data.copy()
+                form.data["idempotency_key"] = uuid.uuid4().hex
+                errors = [
+                    LineError(
+                        0,
+                        f"This form was already used for batch #{exc.batch.pk} with other "
+                        "recipients or settings; nothing new was created. Send it again to "
+                        "create another batch from what it holds now.",
+                    )
+                ]
             else:
                 batch = result.batch
                 if result.created:

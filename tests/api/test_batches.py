@@ -123,6 +123,22 @@ def test_an_idempotency_key_returns_the_first_batch_instead_of_another(post, as_
     assert Batch.objects.count() == 2
 
 
+def test_an_idempotency_key_reused_with_a_different_body_answers_422(post, as_super, template):
+    first = post(as_super, _body(), HTTP_IDEMPOTENCY_KEY="order-42")
+    changed = _body(recipients=[{"recipient": "+447700900009", "name": "Eve"}])
+
+    again = post(as_super, changed, HTTP_IDEMPOTENCY_KEY="order-42")
+
+    assert_error(again, 422, "Idempotency-Key", "order-42", f"batch #{first.json()['id']}")
+    assert post(as_super, _body(name="Renamed"), HTTP_IDEMPOTENCY_KEY="order-42").status_code == 422
+    assert Batch.objects.count() == 1
+    assert MessageLog.objects.count() == 2
+    # The same request, even naming the template by id, is still a replay.
+    same = post(as_super, _body(template=template.pk), HTTP_IDEMPOTENCY_KEY="order-42")
+    assert same.status_code == 200
+    assert same.json()["id"] == first.json()["id"]
+
+
 def test_without_an_idempotency_key_a_repeat_creates_another_batch(post, as_super, template):
     post(as_super, _body())
     post(as_super, _body())

@@ -12,7 +12,13 @@ from retry_admin.models import (
 )
 from retry_admin.queues import QueueError
 from retry_admin.queues.db import DatabaseQueue
-from retry_admin.services.batches import BatchValidationError, LineError, RecipientRow, batch_create
+from retry_admin.services.batches import (
+    BatchValidationError,
+    IdempotencyKeyReused,
+    LineError,
+    RecipientRow,
+    batch_create,
+)
 from retry_admin.services.dispatch import dispatch
 from retry_admin.services.sender import sender_drain
 from tests.conftest import make_rows
@@ -146,7 +152,7 @@ def test_an_idempotency_key_returns_the_first_batch(template, django_capture_on_
         )
     with django_capture_on_commit_callbacks(execute=True):
         second = batch_create(
-            name="B", template=template, recipients=make_rows(5), idempotency_key="k-1"
+            name="B", template=template, recipients=make_rows(3), idempotency_key="k-1"
         )
 
     assert first.created and not second.created
@@ -154,6 +160,23 @@ def test_an_idempotency_key_returns_the_first_batch(template, django_capture_on_
     assert Batch.objects.count() == 1
     assert MessageLog.objects.count() == 3
     assert QueueMessage.objects.count() == 3
+
+
+def test_an_idempotency_key_reused_for_other_recipients_is_refused(
+    template, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        first = batch_create(
+            name="B", template=template, recipients=make_rows(3), idempotency_key="k-1"
+        )
+
+    with pytest.raises(IdempotencyKeyReused) as info:
+        batch_create(name="B", template=template, recipients=make_rows(5), idempotency_key="k-1")
+
+    assert info.value.batch == first.batch
+    assert "k-1" in str(info.value)
+    assert Batch.objects.count() == 1
+    assert MessageLog.objects.count() == 3
 
 
 # Refusing bad input

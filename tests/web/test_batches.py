@@ -94,6 +94,31 @@ def test_a_double_submit_creates_exactly_one_batch(
     assert MessageLog.objects.count() == 2 and QueueMessage.objects.count() == 2
 
 
+def test_a_resubmitted_form_with_other_recipients_says_so_and_offers_a_new_key(
+    super_client, template
+):
+    form = _form(template, recipients=CSV)
+    super_client.post("/batches/new/", form)
+    batch = Batch.objects.get()
+
+    edited = super_client.post(
+        "/batches/new/", {**form, "recipients": "recipient,name\neve@example.com,Eve\n"}
+    )
+
+    html = edited.content.decode()
+    assert edited.status_code == 400
+    assert f"already used for batch #{batch.pk}" in html
+    new_key = re.search(r'name="idempotency_key" value="([0-9a-f]{32})"', html).group(1)
+    assert new_key != form["idempotency_key"]
+    assert Batch.objects.count() == 1
+    again = super_client.post(
+        "/batches/new/",
+        {**form, "recipients": "recipient,name\neve@example.com,Eve\n", "idempotency_key": new_key},
+    )
+    assert again.status_code == 302
+    assert Batch.objects.count() == 2
+
+
 def test_the_form_carries_a_fresh_idempotency_key(super_client, template):
     keys = [
         re.search(

@@ -79,7 +79,8 @@ class BatchListCreateView(ApiView, generics.ListAPIView):
             "with every bad line in `errors.recipients` and writes nothing.\n\n"
             f"With an `{IDEMPOTENCY_HEADER}` header, repeating the request returns the "
             f"batch the first one created (200, header `{REPLAYED_HEADER}: true`) "
-            "instead of creating another. Super Admin and System Admin only."
+            "instead of creating another; the same key with a different request answers "
+            "422 and creates nothing. Super Admin and System Admin only."
         ),
         parameters=[
             OpenApiParameter(
@@ -104,7 +105,7 @@ class BatchListCreateView(ApiView, generics.ListAPIView):
                 BatchCreatedSerializer,
                 description="The batch an earlier request with this Idempotency-Key created.",
             ),
-            **errors(400, 401, 403),
+            **errors(400, 401, 403, 422),
         },
         examples=[
             OpenApiExample(
