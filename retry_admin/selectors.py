@@ -208,9 +208,10 @@ class DLQEntry:
         return bool(self.message and self.message.dead_letter_count > 1)
 
 
-def dlq_entries(*, limit: int = 100) -> list[DLQEntry]:
-    """The DLQ's messages, oldest first, each with its log when the body is ours."""
-    entries = get_backend().dlq_peek(limit=limit)
+def dlq_entries(*, limit: int = 100, ids: Sequence[str] | None = None) -> list[DLQEntry]:
+    """The DLQ's messages (oldest first, or ``ids``), each with its log when
+    the body is ours."""
+    entries = get_backend().dlq_peek(limit=limit, ids=ids)
     message_ids = {}
     for entry in entries:
         try:

@@ -71,6 +71,11 @@ class Progress:
         ]
 
 
+def _count(n: int, noun: str) -> str:
+    """``1 message``, ``2 messages``, ``1,200 messages``."""
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
 # Pages
 
 
@@ -215,9 +220,10 @@ def batch_new(request):
             else:
                 batch = result.batch
                 if result.created:
-                    note = f"Batch #{batch.pk} created: {batch.total:,} messages queued."
+                    note = f"Batch #{batch.pk} created: {_count(batch.total, 'message')} queued."
                     if result.duplicates_removed:
-                        note += f" {result.duplicates_removed:,} duplicate recipients skipped."
+                        skipped = _count(result.duplicates_removed, "duplicate recipient")
+                        note += f" {skipped} skipped."
                     messages.success(request, note)
                 else:
                     messages.info(

@@ -56,22 +56,43 @@ def _scope(request) -> tuple[str, list[str]]:
     return "selected", parse_entry_ids(request.POST.getlist("ids"))
 
 
+def _preview(scope: str, ids: list[str], *, purge: bool) -> dict:
+    """What a replay or purge would take: the count and a sample with recipients."""
+    if scope == "all":
+        count = get_backend().dlq_depth()
+        sample = selectors.dlq_entries(limit=10)
+    else:
+        sample = selectors.dlq_entries(ids=ids, limit=len(ids)) if ids else []
+        ids = [entry.id for entry in sample]
+        count = len(sample)
+    return {
+        "scope": scope,
+        "count": count,
+        "ids": ids,
+        "sample": sample[:10],
+        "purge_word": PURGE_WORD,
+        "purge": purge,
+    }
+
+
 @console_action()
 def dlq_preview(request):
     scope, ids = _scope(request)
-    backend = get_backend()
-    if scope == "all":
-        count = backend.dlq_depth()
-        sample = backend.dlq_peek(limit=10)
-    else:
-        sample = backend.dlq_peek(ids=ids, limit=len(ids)) if ids else []
-        ids = [entry.id for entry in sample]
-        count = len(sample)
-    context = {"scope": scope, "count": count, "ids": ids, "sample": sample[:10]}
-    context.update(purge_word=PURGE_WORD, purge=bool(request.POST.get("purge")))
-    if context["purge"] and not roles.can_purge(request.user):
+    purge = bool(request.POST.get("purge"))
+    if purge and not roles.can_purge(request.user):
         return forbidden(request, "Only a Super Admin may purge the dead-letter queue.")
-    return page(request, "retry_admin/_dlq_panel.html", context)
+    return page(request, "retry_admin/_dlq_panel.html", _preview(scope, ids, purge=purge))
+
+
+def _wrong_word(typed: str) -> str:
+    if not typed:
+        return f"Type {PURGE_WORD} to confirm. Nothing was deleted."
+    if typed.upper() == PURGE_WORD:
+        return (
+            f"“{typed}” is not {PURGE_WORD}: type {PURGE_WORD} in capitals to confirm. "
+            "Nothing was deleted."
+        )
+    return f"“{typed}” is not {PURGE_WORD}. Type {PURGE_WORD} to confirm. Nothing was deleted."
 
 
 def _replay_note(result: ReplayResult) -> tuple[str, str]:
@@ -108,16 +129,22 @@ def dlq_replay_view(request):
 @console_action(roles.can_purge, refusal="Only a Super Admin may purge the dead-letter queue.")
 def dlq_purge_view(request):
     scope, ids = _scope(request)
-    if request.POST.get("confirm", "").strip() != PURGE_WORD:
-        flash = {"level": "error", "text": f"Type {PURGE_WORD} to confirm. Nothing was deleted."}
-        return page(request, "retry_admin/_dlq_panel.html", {"flash": flash}, status=400)
+    typed = request.POST.get("confirm", "").strip()
+    if typed != PURGE_WORD:
+        # The form again, with what to type: the operator tries again in place.
+        context = {**_preview(scope, ids, purge=True), "purge_error": _wrong_word(typed[:40])}
+        return page(request, "retry_admin/_dlq_panel.html", context, status=400)
     if scope == "selected" and not ids:
         flash = {"level": "error", "text": "Select the entries to purge. Nothing was deleted."}
         return page(request, "retry_admin/_dlq_panel.html", {"flash": flash}, status=400)
     purged = dlq_purge(ids=None if scope == "all" else ids, user=request.user)
     flash = {
         "level": "success",
-        "text": f"Purged {purged:,} entries; their messages are now permanently failed.",
+        "text": (
+            "Purged 1 entry; its message is now permanently failed."
+            if purged == 1
+            else f"Purged {purged:,} entries; their messages are now permanently failed."
+        ),
     }
     response = page(request, "retry_admin/_dlq_panel.html", {"flash": flash})
     response["HX-Trigger"] = "dlq-changed"

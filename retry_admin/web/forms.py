@@ -56,14 +56,21 @@ class BatchForm(forms.Form):
     csv_file = forms.FileField(
         required=False,
         label="or upload a CSV file",
-        help_text="UTF-8, with a header row that has a “recipient” column; the other "
-        "columns become template values.",
+        help_text="UTF-8, comma- or semicolon-separated, with a header row that has a "
+        "“recipient” column; the other columns become template values.",
     )
     idempotency_key = forms.CharField(widget=forms.HiddenInput, max_length=100)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["channel"].initial = settings.DEFAULT_CHANNEL
+        channel = self.fields["channel"]
+        channel.initial = settings.DEFAULT_CHANNEL
+        if not settings.WEBHOOK_URL:  # it could only fail: do not offer it
+            channel.choices = [(k, v) for k, v in CHANNEL_CHOICES if k != "webhook"]
+            channel.error_messages["invalid_choice"] = (
+                "“%(value)s” is not a channel this server can send on (the webhook "
+                "channel needs WEBHOOK_URL to be set)."
+            )
         self.parsed: ParsedRecipients | None = None
 
     def clean_csv_file(self):

@@ -41,9 +41,29 @@ def decode_upload(data: bytes) -> str:
         ) from None
 
 
-def _records(text: str):
+DELIMITERS = ",;\t"
+SNIFF_BYTES = 8192
+
+
+def _delimiter(text: str) -> str:
+    """The file's separator: a comma, or what ``csv.Sniffer`` finds (a
+    spreadsheet saving "CSV" in many locales writes semicolons), taken only if
+    it makes the header line name a ``recipient`` column."""
+    sample = text[:SNIFF_BYTES]
+    header = next((line for line in sample.splitlines() if line.strip()), "")
+    if "recipient" not in header.lower():
+        return ","
+    try:
+        found = csv.Sniffer().sniff(sample, delimiters=DELIMITERS).delimiter
+    except csv.Error:
+        return ","
+    names = next(csv.reader([header], delimiter=found), [])
+    return found if "recipient" in {n.strip().lower() for n in names} else ","
+
+
+def _records(text: str, delimiter: str = ","):
     """(first line number, fields) of each non-blank record."""
-    reader = csv.reader(io.StringIO(text), strict=True)
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter, strict=True)
     start = 1
     while True:
         try:
@@ -81,7 +101,7 @@ def parse_recipients(text: str, *, header_required: bool, limit: int | None = No
     read at all, and collects per-line problems in ``errors``. ``limit`` stops
     after that many rows (the live preview needs only the first)."""
     text = text.lstrip("\ufeff")
-    records = _records(text)
+    records = _records(text, _delimiter(text))
     first = next(records, None)
     if first is None:
         raise RecipientsUnreadable(

@@ -74,7 +74,7 @@ def test_duplicates_are_skipped_and_said(super_client, template):
 
     response = super_client.post("/batches/new/", _form(template, recipients=text), follow=True)
 
-    assert "1 duplicate recipients skipped." in response.content.decode()
+    assert "1 duplicate recipient skipped." in response.content.decode()
     assert MessageLog.objects.count() == 1
 
 

@@ -86,7 +86,7 @@ def test_purge_needs_the_typed_word(super_client, make_dead_lettered):
     )
     right = super_client.post("/dlq/purge/", {"scope": "all", "confirm": "PURGE"})
 
-    assert "Purge 2 entries for good?" in preview and 'pattern="PURGE"' in preview
+    assert "Purge 2 entries for good?" in preview
     assert wrong.status_code == 400
     assert "Type PURGE to confirm. Nothing was deleted." in wrong.content.decode()
     assert "Purged 2 entries" in right.content.decode()
@@ -102,7 +102,7 @@ def test_purge_selected_needs_a_selection(super_client, make_dead_lettered):
     one = super_client.post("/dlq/purge/", {"ids": [first], "confirm": "PURGE"})
 
     assert none.status_code == 400
-    assert "Purged 1 entries" in one.content.decode()
+    assert "Purged 1 entry; its message is now permanently failed." in one.content.decode()
     assert _dlq_ids() == [second]
 
 
@@ -114,3 +114,29 @@ def test_the_purged_message_timeline_says_who(super_client, make_dead_lettered):
     html = super_client.get(f"/messages/{message.pk}/").content.decode()
 
     assert "Purged from the dead-letter queue" in html and "by super" in html
+
+
+def test_the_previews_name_each_entry_s_recipient(super_client, make_dead_lettered):
+    batch = make_dead_lettered(2)
+
+    replay = super_client.post("/dlq/preview/", {"scope": "all"}).content.decode()
+    purge = super_client.post("/dlq/preview/", {"scope": "all", "purge": "1"}).content.decode()
+
+    for message in MessageLog.objects.filter(batch=batch):
+        assert message.recipient in replay and message.recipient in purge
+
+
+def test_a_wrong_word_keeps_the_purge_form_and_says_what_to_type(super_client, make_dead_lettered):
+    make_dead_lettered(2)
+
+    preview = super_client.post("/dlq/preview/", {"scope": "all", "purge": "1"}).content.decode()
+    wrong = super_client.post(
+        "/dlq/purge/", {"scope": "all", "confirm": "purge"}, HTTP_HX_REQUEST="true"
+    ).content.decode()
+
+    # Ours, not the browser's generic "Please match the requested format".
+    assert "pattern=" not in preview and "required" not in preview.split('name="confirm"')[1][:80]
+    assert '<span class="nowrap">Type <strong>PURGE</strong> to confirm</span>' in preview
+    assert "“purge” is not PURGE: type PURGE in capitals to confirm. Nothing was deleted." in wrong
+    assert 'data-testid="purge-confirm"' in wrong  # the form is still there to try again
+    assert get_backend().dlq_depth() == 2

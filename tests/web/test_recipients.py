@@ -101,3 +101,28 @@ def test_the_preview_reads_only_what_it_needs():
     parsed = parse_recipients(text, header_required=True, limit=1)
 
     assert len(parsed.rows) == 1
+
+
+@pytest.mark.parametrize("delimiter", [";", "\t"])
+def test_a_semicolon_or_tab_separated_file_is_read(delimiter):
+    text = (
+        f"recipient{delimiter}first_name{delimiter}code\n+447700950029{delimiter}Ada{delimiter}29\n"
+    )
+
+    parsed = parse_recipients(text, header_required=True)
+
+    assert [(r.recipient, dict(r.context)) for r in parsed.rows] == [
+        ("+447700950029", {"first_name": "Ada", "code": "29"})
+    ]
+    assert parsed.errors == []
+
+
+def test_a_semicolon_inside_a_comma_separated_value_stays_in_the_value():
+    text = "recipient,name\nada@example.com,Lovelace; Ada\ngrace@example.com,Hopper; Grace\n"
+
+    parsed = parse_recipients(text, header_required=True)
+
+    assert [dict(r.context) for r in parsed.rows] == [
+        {"name": "Lovelace; Ada"},
+        {"name": "Hopper; Grace"},
+    ]
