@@ -1,16 +1,27 @@
 """Named leases in the database, so runs of one job never overlap across
-processes or machines (the RECIPES note: a 5-second poller without a lock ran
-twice at once)."""
+processes or machines (a 5-second poller without a lock was seen to run twice
+at once).
 
+A lock dies with its holder: ``held_lock`` takes a short lease
+(``LOCK_LEASE_SECONDS``, 30 s by default) and renews it from a thread every
+third of that while the holder lives. A holder killed with SIGKILL stops
+renewing, and the next taker gets the lock one lease later, not an hour
+later."""
+
+import logging
 import secrets
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 
-from django.db import IntegrityError, transaction
+from django.conf import settings
+from django.db import IntegrityError, connections, transaction
 from django.utils import timezone
 
 from retry_admin.models import ProcessLock
+
+logger = logging.getLogger(__name__)
 
 
 def lock_acquire(name: str, *, ttl_seconds: float) -> str | None:
@@ -41,12 +52,41 @@ def lock_release(name: str, token: str) -> None:
     ProcessLock.objects.filter(name=name, token=token).delete()
 
 
+def lock_is_held(name: str) -> bool:
+    return ProcessLock.objects.filter(name=name, expires_at__gte=timezone.now()).exists()
+
+
 @contextmanager
-def held_lock(name: str, *, ttl_seconds: float) -> Iterator[str | None]:
-    """``with held_lock("x", ttl_seconds=60) as token:`` — token is None when busy."""
-    token = lock_acquire(name, ttl_seconds=ttl_seconds)
+def held_lock(name: str, *, ttl_seconds: float | None = None) -> Iterator[str | None]:
+    """``with held_lock("x") as token:`` — token is None when busy. The lease
+    (``ttl_seconds``, default ``LOCK_LEASE_SECONDS``) is renewed while the
+    block runs."""
+    ttl = ttl_seconds or settings.LOCK_LEASE_SECONDS
+    token = lock_acquire(name, ttl_seconds=ttl)
+    if token is None:
+        yield None
+        return
+    stop = threading.Event()
+    renewer = threading.Thread(
+        target=_keep, args=(name, token, ttl, stop), name=f"lock-{name}", daemon=True
+    )
+    renewer.start()
     try:
         yield token
     finally:
-        if token:
-            lock_release(name, token)
+        stop.set()
+        renewer.join()
+        lock_release(name, token)
+
+
+def _keep(name: str, token: str, ttl: float, stop: threading.Event) -> None:
+    try:
+        while not stop.wait(ttl / 3):
+            try:
+                if not lock_renew(name, token, ttl_seconds=ttl):
+                    logger.error("Lock %r was taken over: its lease ran out", name)
+                    return
+            except Exception:  # the database is down: renew again next round
+                logger.warning("Could not renew lock %r", name, exc_info=True)
+    finally:
+        connections.close_all()  # this thread's connections only

@@ -25,7 +25,7 @@ SENDER_RUN_SECONDS = 50
 def send_queued_messages() -> dict:
     """Every minute: drain the queue for up to ~50 s, polling every
     SENDER_POLL_SECONDS. The lock stops two runs overlapping."""
-    with held_lock("sender-schedule", ttl_seconds=SENDER_RUN_SECONDS + 30) as token:
+    with held_lock("sender-schedule") as token:
         if token is None:
             return {"skipped": "another sender run is active"}
         return vars(sender_drain(seconds=SENDER_RUN_SECONDS))
@@ -35,7 +35,7 @@ def reconcile_dlq() -> dict:
     """Every 5 minutes: mark the logs of messages the queue dead-lettered by
     itself (SQS redrive). Apart from the sender: on SQS reading the DLQ is a
     receive-and-release scan that must not delay or outlive the sender's lock."""
-    with held_lock("dlq-reconcile", ttl_seconds=600) as token:
+    with held_lock("dlq-reconcile") as token:
         if token is None:
             return {"skipped": "another reconcile run is active"}
         return {"reconciled": dlq_reconcile()}
@@ -45,7 +45,7 @@ def dispatch_outbox() -> dict:
     """Every minute: enqueue pending logs that never reached the queue
     (queue was down). The grace period leaves fresh ones to their own
     after-commit dispatch."""
-    with held_lock("dispatcher", ttl_seconds=300) as token:
+    with held_lock("dispatcher") as token:
         if token is None:
             return {"skipped": "another dispatcher run is active"}
         result = dispatch(older_than=timezone.now() - timedelta(seconds=60))
@@ -75,7 +75,7 @@ def mirror_tables() -> dict:
     logs through to Table Storage."""
     if not settings.AZURE_TABLES_MIRROR:
         return {"skipped": "AZURE_TABLES_MIRROR is off"}
-    with held_lock("table-mirror", ttl_seconds=600) as token:
+    with held_lock("table-mirror") as token:
         if token is None:
             return {"skipped": "another mirror run is active"}
         report = mirror_run()

@@ -349,6 +349,36 @@ class AzureStorageQueue(QueueBackend):
     def release(self, handles: Sequence[str], *, delay_seconds: int = 0) -> None:
         self._show(self.queue_name, [_unpack(h)[:2] for h in handles], delay_seconds)
 
+    def extend(self, handles: Sequence[str], *, visibility_timeout: int) -> dict[str, str]:
+        """Each update gives the message a new pop receipt, so a new handle."""
+        queue = self._queue(self.queue_name)
+        seconds = min(max(visibility_timeout, 0), MAX_VISIBILITY_SECONDS)
+
+        def update(handle: str) -> str | None:
+            from azure.core.exceptions import HttpResponseError
+
+            message_id, pop_receipt, content, count = _unpack(handle)
+            try:
+                with _azure("update", repr(self.queue_name)):
+                    try:
+                        updated = queue.update_message(
+                            message_id, pop_receipt, visibility_timeout=seconds
+                        )
+                    except HttpResponseError as exc:
+                        if not _gone(exc):
+                            raise
+                        logger.warning(
+                            "Azure did not extend message %s: %s", message_id, _code(exc)
+                        )
+                        return None
+            except QueueError as exc:
+                logger.warning("Azure did not extend message %s: %s", message_id, exc)
+                return None
+            return json.dumps([message_id, updated.pop_receipt, content, count])
+
+        renewed = self._map(update, list(handles))
+        return {old: new for old, new in zip(handles, renewed, strict=True) if new is not None}
+
     def dead_letter(self, handles: Sequence[str], *, reason: str) -> None:
         """Copy to the poison queue unchanged, then delete from the main queue
         what was copied. (``reason`` is logged: a poison message carries none.)"""

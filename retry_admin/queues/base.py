@@ -101,6 +101,15 @@ class QueueBackend:
         """Make received messages visible again after ``delay_seconds``."""
         raise NotImplementedError
 
+    def extend(self, handles: Sequence[str], *, visibility_timeout: int) -> dict[str, str]:
+        """Keep received messages out of sight for ``visibility_timeout`` s from
+        now: work in flight outlives its first timeout however slow the channel.
+
+        Returns, for each message still held, the handle to use from now on
+        (Azure issues a new receipt on every update); a message that is no
+        longer ours is left out."""
+        raise NotImplementedError
+
     def dead_letter(self, handles: Sequence[str], *, reason: str) -> None:
         """Move received messages to the dead-letter queue."""
         raise NotImplementedError

@@ -132,6 +132,16 @@ class DatabaseQueue(QueueBackend):
                 visible_at=visible_at, receipt=None
             )
 
+    def extend(self, handles: Sequence[str], *, visibility_timeout: int) -> dict[str, str]:
+        visible_at = timezone.now() + timedelta(seconds=visibility_timeout)
+        held: dict[str, str] = {}
+        for receipt, ids in _split(handles).items():
+            rows = QueueMessage.objects.filter(id__in=ids, receipt=receipt, dead=False)
+            kept = list(rows.values_list("id", flat=True))
+            rows.filter(id__in=kept).update(visible_at=visible_at)
+            held.update((f"{pk}:{receipt}", f"{pk}:{receipt}") for pk in kept)
+        return held
+
     def dead_letter(self, handles: Sequence[str], *, reason: str) -> None:
         now = timezone.now()
         for receipt, ids in _split(handles).items():

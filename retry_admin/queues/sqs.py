@@ -331,8 +331,10 @@ class SQSQueue(QueueBackend):
         )
         return response.get("Messages", [])
 
-    def _change_visibility(self, url: str, receipts: Sequence[str], seconds: int) -> None:
+    def _change_visibility(self, url: str, receipts: Sequence[str], seconds: int) -> set[str]:
+        """Returns the receipts SQS refused."""
         seconds = min(max(seconds, 0), MAX_VISIBILITY_SECONDS)
+        refused: set[str] = set()
         for chunk in _chunks(receipts):
             response = self._call(
                 "ChangeMessageVisibilityBatch",
@@ -347,6 +349,8 @@ class SQSQueue(QueueBackend):
                 # The message is no longer ours (deleted, or its visibility ran
                 # out and someone else holds it): nothing left to release.
                 logger.warning("SQS did not change a message's visibility: %s", failed)
+                refused.add(chunk[int(failed["Id"])])
+        return refused
 
     def _delete(self, url: str, receipts: Sequence[str]) -> int:
         deleted = 0
@@ -413,6 +417,14 @@ class SQSQueue(QueueBackend):
     def release(self, handles: Sequence[str], *, delay_seconds: int = 0) -> None:
         if handles:
             self._change_visibility(self._main(), [_unpack(h)[0] for h in handles], delay_seconds)
+
+    def extend(self, handles: Sequence[str], *, visibility_timeout: int) -> dict[str, str]:
+        if not handles:
+            return {}
+        refused = self._change_visibility(
+            self._main(), [_unpack(h)[0] for h in handles], visibility_timeout
+        )
+        return {h: h for h in handles if _unpack(h)[0] not in refused}
 
     def dead_letter(self, handles: Sequence[str], *, reason: str) -> None:
         """Copy to the DLQ (with reason, receive count and time as attributes),

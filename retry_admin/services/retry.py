@@ -29,7 +29,7 @@ from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from retry_admin.locks import held_lock
+from retry_admin.locks import held_lock, lock_is_held
 from retry_admin.models import (
     AuditEvent,
     MessageEvent,
@@ -50,6 +50,7 @@ logger = logging.getLogger(__name__)
 CHUNK = 1000
 CYCLE_LOCK = "retry-cycle"
 BATCH_OR_TEMPLATE_GONE = "Batch or template no longer exists"
+INTERRUPTED = "Interrupted: the process running it stopped before it finished"
 
 
 class RetryCycleBusy(Exception):
@@ -173,9 +174,13 @@ def retry_cycle_run(
         plan = _plan(now)
         plan.trigger, plan.actor = trigger, actor
         return plan
-    with held_lock(CYCLE_LOCK, ttl_seconds=3600) as token:
+    with held_lock(CYCLE_LOCK) as token:
         if token is None:
             raise RetryCycleBusy("Another retry cycle is running")
+        # Under the lock, a run with no end is one whose process died.
+        RetryRun.objects.filter(finished_at__isnull=True, dry_run=False).update(
+            finished_at=now, error=INTERRUPTED
+        )
         run = RetryRun.objects.create(trigger=trigger, actor=actor, started_at=now)
         if actor is not None:
             audit_record(user=actor, action=AuditEvent.Action.RETRY_CYCLE, target=f"run {run.pk}")
@@ -200,6 +205,35 @@ def retry_cycle_run(
             run.duration_seconds or 0,
         )
         return run
+
+
+def retry_cycle_running() -> RetryRun | None:
+    """The cycle running now, if any (its lock is held and renewed)."""
+    if not lock_is_held(CYCLE_LOCK):
+        return None
+    return RetryRun.objects.filter(finished_at__isnull=True, dry_run=False).first() or RetryRun(
+        started_at=timezone.now()
+    )
+
+
+def retry_cycle_trigger(*, trigger: str, user: AbstractBaseUser | None = None) -> None:
+    """Queue a cycle for the worker (console button, API). Raises
+    ``RetryCycleBusy`` when one is already running, rather than queue one
+    that would only be skipped."""
+    from django_q.tasks import async_task
+
+    running = retry_cycle_running()
+    if running is not None:
+        raise RetryCycleBusy(
+            f"A retry cycle is already running (started {running.started_at:%Y-%m-%d %H:%M:%S %Z})"
+        )
+    who = user.get_username() if user is not None else "system"
+    async_task(
+        "retry_admin.tasks.run_retry_cycle",
+        trigger,
+        getattr(user, "pk", None),
+        task_name=f"retry cycle ({trigger}, {who})",
+    )
 
 
 def _run_cycle(run: RetryRun, now) -> None:

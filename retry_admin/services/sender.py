@@ -1,32 +1,35 @@
-"""The sender: receive a chunk, deliver it, record it, ack it.
+"""The sender: receive a chunk, deliver it, record each outcome as it comes.
 
-Per chunk, whatever its size: one receive, one read of the logs, one lease
-update, the channel sends (over a thread pool for slow channels), one
-transaction of bulk writes, one ack. Never a query per message.
+Per chunk: one receive, one read of the logs, one lease update; then the
+channel sends (over a thread pool for slow channels), a window of
+``SENDER_CONCURRENCY`` at a time, each window's outcomes recorded (and, on the
+embedded queue, acked) in one transaction of bulk writes as soon as it
+finishes. Never a query per message.
 
-Guarantees (DESIGN.md): a log not ``pending`` is acked and skipped
-(de-duplication); a lease on the log stops two copies of one envelope from
-being sent at once; the queue message is acked only after the outcome is
-committed, so a crash means redelivery after the visibility timeout; a message
-received more than ``QUEUE_MAX_RECEIVES`` times goes to the DLQ.
+Guarantees: a log not ``pending`` is acked and skipped (de-duplication); a
+lease on the log stops two copies of one envelope from being sent at once,
+and the lease keeper renews it and the queue visibility while the chunk runs,
+so a slow provider never lets another worker take over live work; a send the
+channel reported as done is recorded whatever happened to the lease; a crash
+repeats at most one window of sends; the queue message is acked only once
+its outcome is committed; a message received more than
+``QUEUE_MAX_RECEIVES`` times goes to the DLQ; a database or queue outage is
+waited out, never a reason to exit.
 """
 
 import logging
-import threading
 import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from retry_admin.channels import ChannelError, OutgoingMessage, UnknownChannel, get_channel
 from retry_admin.envelope import Envelope, InvalidEnvelope, decode
 from retry_admin.models import (
     Batch,
@@ -36,13 +39,15 @@ from retry_admin.models import (
     Status,
     error_signature,
     insert_rows,
-    render_template,
 )
 from retry_admin.queues import QueueBackend, QueueError, get_backend
 from retry_admin.queues.base import ReceivedMessage
 from retry_admin.services.backoff import next_retry_at
+from retry_admin.services.delivery import Delivery, deliver
 from retry_admin.services.dlq import messages_dead_letter
 from retry_admin.services.health import heartbeat
+from retry_admin.services.keeper import LeaseKeeper
+from retry_admin.services.outage import DATABASE_DOWN, Outage, outlast, reset_database_connection
 
 logger = logging.getLogger(__name__)
 
@@ -77,42 +82,25 @@ class SendReport:
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
-@dataclass
-class _Delivery:
-    log: MessageLog
-    handle: str
-    receive_count: int
-    message: OutgoingMessage | None = None
-    channel: str = ""
-    outcome: str = Outcome.SENT
-    error: str = ""
-    duration_ms: float = 0.0
-
-
-_pool: ThreadPoolExecutor | None = None
-_pool_lock = threading.Lock()
-
-
-def _executor() -> ThreadPoolExecutor:
-    global _pool
-    with _pool_lock:
-        if _pool is None or _pool._max_workers != settings.SENDER_CONCURRENCY:
-            _pool = ThreadPoolExecutor(
-                max_workers=settings.SENDER_CONCURRENCY, thread_name_prefix="retry-admin-send"
-            )
-        return _pool
+def _never() -> bool:
+    return False
 
 
 # Receiving and sorting out a chunk
 
 
 def sender_process_chunk(
-    *, backend: QueueBackend | None = None, max_messages: int | None = None
+    *,
+    backend: QueueBackend | None = None,
+    max_messages: int | None = None,
+    should_stop: Callable[[], bool] = _never,
 ) -> SendReport:
     """Receive up to ``max_messages`` (``SENDER_BATCH_SIZE``) and deliver them."""
     backend = backend or get_backend()
     report = SendReport()
     visibility = settings.QUEUE_VISIBILITY_TIMEOUT
+    # Taken before the receive, so a lease always ends before its message
+    # becomes visible again.
     lease_until = timezone.now() + timedelta(seconds=visibility)
     received = backend.receive(
         max_messages or settings.SENDER_BATCH_SIZE, visibility_timeout=visibility
@@ -140,7 +128,7 @@ def sender_process_chunk(
     )
     _attach_batches(logs.values())
     too_many: list[uuid.UUID] = []  # logs whose envelope goes to the DLQ
-    candidates: dict[uuid.UUID, _Delivery] = {}
+    candidates: dict[uuid.UUID, Delivery] = {}
     to_ack: list[str] = []
     for handle, (item, envelope) in envelopes.items():
         log = logs.get(envelope.message_id)
@@ -158,25 +146,18 @@ def sender_process_chunk(
             to_ack.append(handle)  # already handled: de-duplicated
             report.skipped += 1
         else:
-            candidates[log.pk] = _Delivery(log, handle, item.receive_count)
+            candidates[log.pk] = Delivery(log, handle, item.receive_count)
 
     lease_token, leased = _take_leases(list(candidates), lease_until)
     deferred = [d.handle for pk, d in candidates.items() if pk not in leased]
     deliveries = [d for pk, d in candidates.items() if pk in leased]
 
-    _deliver(deliveries)
-
-    with transaction.atomic():
-        if poison:
+    if poison:
+        with transaction.atomic():
             _dead_letter(backend, poison, too_many)
-        counts = _record(deliveries, lease_token=lease_token)
-    for name, value in counts.items():
-        setattr(report, name, getattr(report, name) + value)
-    report.dead_lettered += len(too_many)
-
-    if not backend.transactional and poison:
-        _dead_letter_on_queue(backend, poison)
-    to_ack.extend(d.handle for d in deliveries)
+        if not backend.transactional:
+            _dead_letter_on_queue(backend, poison)
+        report.dead_lettered += len(too_many)
     if to_ack:
         backend.ack(to_ack)
     if deferred:
@@ -184,7 +165,40 @@ def sender_process_chunk(
         # look again once that lease has expired.
         backend.release(deferred, delay_seconds=visibility)
         report.deferred = len(deferred)
+
+    held = {d.handle: d.pk for d in deliveries}
+    with LeaseKeeper(backend, visibility=visibility, token=lease_token, held=held) as keeper:
+        for group in deliver(deliveries, window=settings.SENDER_CONCURRENCY):
+            counts = _record_and_ack(backend, keeper, group, lease_token, should_stop)
+            for name, value in counts.items():
+                setattr(report, name, getattr(report, name) + value)
     return report
+
+
+def _record_and_ack(
+    backend: QueueBackend,
+    keeper: LeaseKeeper,
+    group: list[Delivery],
+    lease_token: uuid.UUID,
+    should_stop: Callable[[], bool],
+) -> Counter:
+    """Commit a group's outcomes (waiting out a database outage: these sends
+    happened and must be recorded), then ack their queue messages: in the
+    same transaction on the embedded queue, right after it elsewhere."""
+    handles = [d.handle for d in group]
+
+    def write() -> Counter:
+        with transaction.atomic():
+            counts = _record(group, lease_token=lease_token)
+            if backend.transactional:
+                backend.ack(keeper.current(handles))
+        return counts
+
+    counts = outlast(write, should_stop=should_stop)
+    if not backend.transactional:
+        backend.ack(keeper.current(handles))
+    keeper.drop(handles)
+    return counts
 
 
 def _attach_batches(logs) -> None:
@@ -199,7 +213,7 @@ def _attach_batches(logs) -> None:
         cache(log, batches.get(log.batch_id))
 
 
-def _take_leases(ids: list[uuid.UUID], until: datetime) -> tuple[uuid.UUID, set[uuid.UUID]]:
+def _take_leases(ids: list[uuid.UUID], until) -> tuple[uuid.UUID, set[uuid.UUID]]:
     """Lease the pending logs nobody else is sending; returns (token, leased ids)."""
     token = uuid.uuid4()
     if not ids:
@@ -229,72 +243,11 @@ def _dead_letter_on_queue(backend: QueueBackend, poison: dict[str, str]) -> None
         backend.dead_letter(handles, reason=reason)
 
 
-# Delivering
-
-
-def _prepare(delivery: _Delivery) -> None:
-    log = delivery.log
-    batch = log.batch
-    if batch is None or batch.template is None:
-        delivery.outcome, delivery.error = Outcome.PERMANENT, "Batch or template no longer exists"
-        return
-    try:
-        body = render_template(batch.template.body, log.context or {}, log.recipient)
-    except KeyError as exc:
-        delivery.outcome = Outcome.PERMANENT
-        delivery.error = f"Template placeholder {exc.args[0]!r} has no value for this recipient"
-        return
-    delivery.channel = batch.channel
-    delivery.message = OutgoingMessage(
-        message_id=log.pk,
-        recipient=log.recipient,
-        body=body,
-        attempt=log.attempt_count + 1,
-        batch_id=batch.pk,
-        context=log.context or {},
-    )
-
-
-def _send_one(channel_name: str, delivery: _Delivery) -> None:
-    started = time.perf_counter()
-    try:
-        get_channel(channel_name).send(delivery.message)
-    except ChannelError as exc:
-        delivery.outcome = Outcome.PERMANENT if exc.permanent else Outcome.TRANSIENT
-        delivery.error = str(exc) or exc.__class__.__name__
-    except UnknownChannel as exc:
-        delivery.outcome, delivery.error = Outcome.PERMANENT, str(exc)
-    except Exception as exc:  # a channel bug must not stop the chunk: record it, retry later
-        logger.exception("Channel %s raised unexpectedly for %s", channel_name, delivery.log.pk)
-        delivery.outcome = Outcome.TRANSIENT
-        delivery.error = f"{exc.__class__.__name__}: {exc}"
-    delivery.duration_ms = (time.perf_counter() - started) * 1000
-
-
-def _deliver(deliveries: list[_Delivery]) -> None:
-    ready: dict[str, list[_Delivery]] = {}
-    for delivery in deliveries:
-        _prepare(delivery)
-        if delivery.message is not None:
-            ready.setdefault(delivery.channel, []).append(delivery)
-    for channel_name, group in ready.items():
-        try:
-            concurrent = get_channel(channel_name).concurrent
-        except UnknownChannel:
-            concurrent = False
-        if concurrent and len(group) > 1 and settings.SENDER_CONCURRENCY > 1:
-            send: Callable[[_Delivery], None] = lambda d, c=channel_name: _send_one(c, d)  # noqa: E731
-            list(_executor().map(send, group))
-        else:
-            for delivery in group:
-                _send_one(channel_name, delivery)
-
-
 # Recording
 
 
-def _record(deliveries: list[_Delivery], *, lease_token: uuid.UUID) -> Counter:
-    """Write statuses, attempts and hourly counts for a chunk, in bulk."""
+def _record(deliveries: list[Delivery], *, lease_token: uuid.UUID) -> Counter:
+    """Write statuses, attempts and hourly counts for a group, in bulk."""
     counts: Counter = Counter()
     if not deliveries:
         return counts
@@ -334,17 +287,24 @@ def _record(deliveries: list[_Delivery], *, lease_token: uuid.UUID) -> Counter:
         failed_rows.append(log)
 
     for receives, ids in sent_by_receives.items():
-        counts["sent"] += MessageLog.objects.filter(id__in=ids, lease_token=lease_token).update(
-            status=Status.SENT,
-            sent_at=now,
-            updated_at=now,
-            last_error="",
-            error_signature="",
-            next_retry_at=None,
-            lease_token=None,
-            lease_expires_at=None,
-            receive_count=receives,
-            attempt_count=F("attempt_count") + 1,
+        # Not guarded by the lease: a send the channel reported as done is
+        # recorded even if a stalled sender lost its lease meanwhile (only a
+        # log already sent is left alone, so nothing is counted twice).
+        counts["sent"] += (
+            MessageLog.objects.filter(id__in=ids)
+            .exclude(status=Status.SENT)
+            .update(
+                status=Status.SENT,
+                sent_at=now,
+                updated_at=now,
+                last_error="",
+                error_signature="",
+                next_retry_at=None,
+                lease_token=None,
+                lease_expires_at=None,
+                receive_count=receives,
+                attempt_count=F("attempt_count") + 1,
+            )
         )
     if failed_rows:
         # Guarded by the lease like the sent update: a sender whose lease ran
@@ -396,34 +356,54 @@ def sender_drain(
     seconds: float | None = None,
     until_empty: bool = False,
     poll_seconds: float | None = None,
-    should_stop: Callable[[], bool] = lambda: False,
+    should_stop: Callable[[], bool] = _never,
 ) -> SendReport:
     """Deliver chunks until ``seconds`` pass (``None``: forever), or, with
     ``until_empty``, until nothing is visible on the queue. Polls every
-    ``SENDER_POLL_SECONDS`` while the queue is empty; survives an unavailable
-    queue by logging it and polling again."""
+    ``SENDER_POLL_SECONDS`` while the queue is empty. Waits out a database
+    or queue outage with backoff, logging when it starts and ends; only
+    ``until_empty`` gives up on an unavailable queue (it has nothing to wait
+    for)."""
     poll = settings.SENDER_POLL_SECONDS if poll_seconds is None else poll_seconds
     deadline = None if seconds is None else time.monotonic() + seconds
     total = SendReport()
+    database, queue = Outage("The database"), Outage("The queue")
     last_beat = 0.0
     while not should_stop():
-        if time.monotonic() - last_beat >= 5:
-            heartbeat("sender", received=total.received, sent=total.sent)
-            last_beat = time.monotonic()
+        pause = 0.0
         try:
-            report = sender_process_chunk()
+            if time.monotonic() - last_beat >= 5:
+                heartbeat("sender", received=total.received, sent=total.sent)
+                last_beat = time.monotonic()
+            report = sender_process_chunk(should_stop=should_stop)
+            database.recovered()
+            queue.recovered()
         except QueueError as exc:
-            logger.warning("Queue unavailable, polling again in %s s: %s", poll, exc)
-            report = SendReport()
             if until_empty:
                 raise
+            report, pause = SendReport(), max(poll, queue.failed(exc))
+        except DATABASE_DOWN as exc:
+            reset_database_connection()
+            report, pause = SendReport(), database.failed(exc)
         total.add(report)
         if deadline is not None and time.monotonic() >= deadline:
             break
-        if report.received == 0:
+        if report.received == 0 and not pause:
             if until_empty:
                 break
-            pause = poll if deadline is None else min(poll, max(0.0, deadline - time.monotonic()))
-            time.sleep(pause)
-    heartbeat("sender", received=total.received, sent=total.sent)
+            pause = poll
+        if deadline is not None:
+            pause = min(pause, max(0.0, deadline - time.monotonic()))
+        _sleep(pause, should_stop)
+    try:
+        heartbeat("sender", received=total.received, sent=total.sent)
+    except DATABASE_DOWN:
+        reset_database_connection()
     return total
+
+
+def _sleep(seconds: float, should_stop: Callable[[], bool]) -> None:
+    """Sleep, waking every 0.2 s to see whether the process should stop."""
+    end = time.monotonic() + seconds
+    while not should_stop() and (left := end - time.monotonic()) > 0:
+        time.sleep(min(left, 0.2))

@@ -4,6 +4,7 @@
 import uuid
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import RequestDataTooBig, ValidationError
 from django.db.models import Count
@@ -12,6 +13,7 @@ from django.shortcuts import get_object_or_404, redirect
 from retry_admin import roles, selectors
 from retry_admin.filters import MessageFilter, error_texts, id_cursor
 from retry_admin.models import Batch, MessageLog, Status, Template, template_placeholders
+from retry_admin.schedules import RETRY_CYCLE, next_run
 from retry_admin.services.batches import (
     BatchValidationError,
     IdempotencyKeyReused,
@@ -21,7 +23,7 @@ from retry_admin.services.batches import (
 )
 from retry_admin.services.templates import template_create
 from retry_admin.web.access import console_action, console_view, forbidden, page
-from retry_admin.web.forms import BatchForm, TemplateForm
+from retry_admin.web.forms import MAX_UPLOAD_BYTES, BatchForm, TemplateForm, size_label
 from retry_admin.web.recipients import RecipientsUnreadable, decode_upload, parse_recipients
 
 PAGE_SIZE = 25
@@ -47,6 +49,11 @@ class Progress:
     @property
     def pending(self) -> int:
         return self.counts.get(Status.PENDING, 0)
+
+    @property
+    def waiting(self) -> int:
+        """Failed for now: the retry cycle will send them again."""
+        return self.counts.get(Status.FAILED, 0)
 
     @property
     def done(self) -> int:
@@ -101,6 +108,7 @@ def batch_list(request):
         "before": before,
         "param_errors": param_errors,
         "live": any(p.pending for _, p in rows),
+        "next_cycle": next_run(RETRY_CYCLE),
     }
     if request.htmx and not request.htmx.history_restore_request:
         return page(request, "retry_admin/batches.html#table", context)
@@ -114,6 +122,7 @@ def batch_detail(request, pk):
         "nav": "batches",
         "batch": batch,
         "progress": Progress(selectors.batch_progress([batch.pk])[batch.pk]),
+        "next_cycle": next_run(RETRY_CYCLE),
     }
     if request.htmx and not request.htmx.history_restore_request:
         return page(request, "retry_admin/batch_detail.html#progress", context)
@@ -178,15 +187,7 @@ def batch_new(request):
     try:
         form = BatchForm(request.POST, request.FILES)
     except RequestDataTooBig:
-        form = BatchForm(initial={"idempotency_key": uuid.uuid4().hex})
-        errors = [
-            LineError(
-                0, "The pasted recipients are too large to submit: upload them as a CSV file."
-            )
-        ]
-        return page(
-            request, "retry_admin/batch_new.html", _form_context(form, errors, ""), status=400
-        )
+        return batch_form_too_large(request)
     source = ""
     if form.is_valid():
         source = request.POST.get("recipients", "")
@@ -252,8 +253,7 @@ def batch_preview(request):
     try:
         template_id = request.POST.get("template", "")
     except RequestDataTooBig:
-        context["problem"] = "The pasted recipients are too large: upload them as a CSV file."
-        return page(request, "retry_admin/batch_new.html#preview", context)
+        return batch_form_too_large(request, preview=True)
     template = Template.objects.filter(pk=template_id).first() if template_id.isdigit() else None
     context["template"] = template
     if template is None:
@@ -292,6 +292,29 @@ def batch_preview(request):
             f"(columns: {columns})."
         )
     return page(request, "retry_admin/batch_new.html#preview", context)
+
+
+def _paste_too_large() -> str:
+    return (
+        "The pasted recipients are larger than the "
+        f"{size_label(settings.DATA_UPLOAD_MAX_MEMORY_SIZE)} a form may send: upload them as "
+        f"a CSV file instead (up to {size_label(MAX_UPLOAD_BYTES)})."
+    )
+
+
+@console_view
+def batch_form_too_large(request, *, preview: bool = False):
+    """The form or its preview, sent with more than Django reads. Called by
+    ``web.middleware`` before the CSRF check (which would answer a bare 400);
+    reads nothing from the request, so nothing is created."""
+    if not roles.can_act(request.user):
+        return forbidden(request, "Your role may view batches but not create them.")
+    if preview:
+        context = {"problem": _paste_too_large(), "recipient": "", "body": "", "template": None}
+        return page(request, "retry_admin/batch_new.html#preview", context)
+    form = BatchForm(initial={"idempotency_key": uuid.uuid4().hex})
+    context = _form_context(form, [LineError(0, _paste_too_large())], "")
+    return page(request, "retry_admin/batch_new.html", context, status=413)
 
 
 @console_action()

@@ -4,10 +4,10 @@ from django.contrib import messages
 from django.http import HttpResponseRedirect
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
-from django_q.tasks import async_task
 
 from retry_admin import selectors
 from retry_admin.models import Heartbeat, RetryRun, Status
+from retry_admin.services import retry
 from retry_admin.web.access import console_action, console_view, page
 from retry_admin.web.charts import hourly_chart
 from retry_admin.web.figures import SharedFigures
@@ -56,7 +56,16 @@ def overview(request):
 @console_action()
 def retry_cycle_trigger(request):
     """Queue a retry cycle for the worker; the cycle itself audits who asked."""
-    async_task("retry_admin.tasks.run_retry_cycle", RetryRun.Trigger.CONSOLE, request.user.pk)
+    try:
+        retry.retry_cycle_trigger(trigger=RetryRun.Trigger.CONSOLE, user=request.user)
+    except retry.RetryCycleBusy as exc:
+        messages.info(request, f"{exc}: nothing new was queued.")
+    else:
+        _say_queued(request)
+    return HttpResponseRedirect(_local_path(request, request.POST.get("next", "")))
+
+
+def _say_queued(request) -> None:
     if Heartbeat.objects.filter(name="scheduler").exists():
         messages.success(request, "Retry cycle queued: the worker runs it within seconds.")
     else:
@@ -65,7 +74,6 @@ def retry_cycle_trigger(request):
             "Retry cycle queued, but no worker has ever reported in: start "
             "`manage.py qcluster` to run it.",
         )
-    return HttpResponseRedirect(_local_path(request, request.POST.get("next", "")))
 
 
 def _local_path(request, target: str) -> str:

@@ -26,6 +26,7 @@ from retry_admin.models import Batch, DeliveryAttempt, MessageLog, QueueMessage,
 from retry_admin.queues import get_backend
 from retry_admin.queues.base import QueueDepth
 from retry_admin.services import retry
+from retry_admin.services.keeper import LeaseKeeper
 from retry_admin.services.retry import RetryCycleBusy, _claim_chunk, retry_cycle_run
 from retry_admin.services.sender import sender_drain, sender_process_chunk
 
@@ -179,7 +180,10 @@ def test_it_sends_each_message_once_when_every_envelope_arrives_twice(
 def test_a_sender_whose_lease_ran_out_cannot_undo_the_send_of_the_one_that_took_over(
     make_batch, settings, monkeypatch
 ):
+    """A stalled sender (its lease keeper silent, as in a long pause) loses
+    its lease; its late failure must not overwrite the other's send."""
     settings.QUEUE_VISIBILITY_TIMEOUT = 1
+    monkeypatch.setattr(LeaseKeeper, "renew", lambda self: None)
     make_batch(1, channel="simulated")
     first_in_channel, release_first = threading.Event(), threading.Event()
     calls = []
@@ -212,6 +216,41 @@ def test_a_sender_whose_lease_ran_out_cannot_undo_the_send_of_the_one_that_took_
     assert QueueMessage.objects.count() == 0
 
 
+def test_a_live_sender_keeps_its_lease_however_slow_the_channel(make_batch, settings, monkeypatch):
+    settings.QUEUE_VISIBILITY_TIMEOUT = 1
+    make_batch(1, channel="simulated")
+    first_in_channel, release_first = threading.Event(), threading.Event()
+    calls = []
+
+    def send(self, message):
+        calls.append(message.message_id)
+        first_in_channel.set()
+        release_first.wait(timeout=10)  # three visibility timeouts, then it is sent
+
+    monkeypatch.setattr(SimulatedChannel, "send", send)
+
+    def second_sender():
+        assert first_in_channel.wait(timeout=10)
+        try:
+            reports = []
+            for _ in range(6):  # look every 0.5 s for 3 s: the message never shows
+                time.sleep(0.5)
+                reports.append(sender_process_chunk())
+            return reports
+        finally:
+            release_first.set()
+
+    (first, second), errors = run_concurrently(sender_process_chunk, second_sender)
+
+    assert errors == [None, None]
+    assert first.sent == 1
+    assert sum(report.received for report in second) == 0
+    assert len(calls) == 1
+    log = MessageLog.objects.get()
+    assert (log.status, log.attempt_count, log.receive_count) == (Status.SENT, 1, 1)
+    assert QueueMessage.objects.count() == 0
+
+
 # Two retry cycles
 
 
@@ -231,7 +270,7 @@ def test_it_requeues_each_message_once_when_two_cycles_start_at_once(many_failur
 
 
 @contextmanager
-def no_lock(name, *, ttl_seconds):
+def no_lock(name, *, ttl_seconds=None):
     yield "no-lock"
 
 

@@ -2,7 +2,6 @@
 and response shapes (DESIGN.md, Public contract)."""
 
 from django.utils import timezone
-from django_q.tasks import async_task
 from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiResponse,
@@ -24,7 +23,7 @@ from retry_admin.api.representations import (
 from retry_admin.api.serializers import RetryTriggerQuerySerializer
 from retry_admin.api.views.base import ApiView, parsed
 from retry_admin.models import RetryRun
-from retry_admin.services.retry import retry_cycle_run
+from retry_admin.services.retry import RetryCycleBusy, retry_cycle_run, retry_cycle_trigger
 
 TAG = "Seed-compatible"
 TRIGGERED = "Failed message retry processing triggered successfully"
@@ -89,12 +88,10 @@ class RetryFailedMessagesView(ApiView):
                 }
             )
         triggered_at = timezone.now()
-        async_task(
-            "retry_admin.tasks.run_retry_cycle",
-            RetryRun.Trigger.API,
-            request.user.pk,
-            task_name=f"retry cycle (API, {request.user.get_username()})",
-        )
+        try:
+            retry_cycle_trigger(trigger=RetryRun.Trigger.API, user=request.user)
+        except RetryCycleBusy as exc:
+            return Response({"success": False, "message": str(exc)}, status=409)
         return Response(
             {
                 "success": True,
