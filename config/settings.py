@@ -75,6 +75,9 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, with request.user and request.htmx set, and before any view
+    # (and so before the CSRF check) reads the form.
+    "retry_admin.web.middleware.FormTooLargeMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"

@@ -81,3 +81,11 @@ def console_action(check: Callable = roles.can_act, *, refusal: str = "") -> Cal
         return wrapper
 
     return decorator
+
+
+@console_view
+def too_large(request: HttpRequest, reason: str) -> HttpResponse:
+    """413 for a form larger than the console reads, changing nothing."""
+    if request.htmx:
+        return HttpResponse(reason, status=413, content_type="text/plain; charset=utf-8")
+    return page(request, "retry_admin/too_large.html", {"reason": reason}, status=413)
