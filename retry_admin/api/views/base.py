@@ -1,7 +1,8 @@
 from rest_framework.negotiation import DefaultContentNegotiation
-from rest_framework.parsers import JSONParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.views import APIView
+
+from retry_admin.api.parsers import BoundedJSONParser, default_body_limit
 
 
 class JSONOnly(DefaultContentNegotiation):
@@ -14,9 +15,12 @@ class JSONOnly(DefaultContentNegotiation):
 class ApiView(APIView):
     # JSON in, JSON out: the schema documents exactly one media type each way.
     # (A comment, not a docstring: drf-spectacular would show it on every operation.)
-    parser_classes = [JSONParser]
+    parser_classes = [BoundedJSONParser]
     renderer_classes = [JSONRenderer]
     content_negotiation_class = JSONOnly
+
+    def max_body_bytes(self) -> int:
+        return default_body_limit()
 
 
 def parsed(serializer_class, data, **kwargs) -> dict:

@@ -8,6 +8,7 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 
 from retry_admin import selectors
+from retry_admin.api.parsers import batch_body_limit
 from retry_admin.api.permissions import CanAct, CanView
 from retry_admin.api.representations import BatchCreatedSerializer, BatchSerializer, errors
 from retry_admin.api.serializers import (
@@ -55,6 +56,9 @@ class BatchListCreateView(ApiView, generics.ListAPIView):
     pagination_class = BatchPagination
     serializer_class = BatchSerializer
     queryset = _batches()
+
+    def max_body_bytes(self) -> int:
+        return batch_body_limit()
 
     @extend_schema(
         tags=[TAG],
