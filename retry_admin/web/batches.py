@@ -124,8 +124,6 @@ def batch_detail(request, pk):
         "progress": Progress(selectors.batch_progress([batch.pk])[batch.pk]),
         "next_cycle": next_run(RETRY_CYCLE),
     }
-    if request.htmx and not request.htmx.history_restore_request:
-        return page(request, "retry_admin/batch_detail.html#progress", context)
     context["errors"] = [
         {**row, "label": Status(row["status"]).label}
         for row in MessageLog.objects.filter(batch=batch)
@@ -135,6 +133,8 @@ def batch_detail(request, pk):
         .order_by("-n")[:10]
     ]
     context["recent"] = selectors.message_page(filters=MessageFilter(batch=batch.pk), limit=20)
+    if request.htmx and not request.htmx.history_restore_request:
+        return page(request, "retry_admin/batch_detail.html#live", context)
     return page(request, "retry_admin/batch_detail.html", context)
 
 

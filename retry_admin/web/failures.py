@@ -44,7 +44,9 @@ def failures(request):
         retryable=RETRYABLE,
     )
     if request.htmx and not request.htmx.history_restore_request:
-        return page(request, "retry_admin/failures.html#results", context)
+        # The groups poll on their own, leaving the selections in the list alone.
+        part = "groups" if request.htmx.target == "failure-groups" else "results"
+        return page(request, f"retry_admin/failures.html#{part}", context)
     return page(request, "retry_admin/failures.html", context)
 
 

@@ -19,6 +19,8 @@ from retry_admin.web.timeline import message_timeline, rendered_body, retry_outl
 
 RETRYABLE = RETRYABLE_STATUSES  # what a Retry button may be shown for: what bulk retry takes
 PAGE_SIZE = 50
+# Sent after a retry whose rows change in place; counts elsewhere listen for it.
+RETRIED = "message-retried"
 # Newest-first on a recipient prefix sorts every match: fine for a person's
 # address, not for "+44". Past this many matches the page asks for more.
 RECIPIENT_MATCH_LIMIT = 2_000
@@ -129,7 +131,9 @@ def message_retry_one(request, pk):
         message.refresh_from_db()
         context = {"rows": [message], "flash": {"level": level, "text": text}}
         context.update(retryable=RETRYABLE)
-        return page(request, "retry_admin/_message_rows.html", context)
+        response = page(request, "retry_admin/_message_rows.html", context)
+        response["HX-Trigger"] = RETRIED  # counts elsewhere on the page refresh
+        return response
     getattr(messages, level)(request, text)
     return redirect("message_detail", pk=message.pk)
 
@@ -148,4 +152,6 @@ def message_retry_selected(request):
     rows = list(MessageLog.objects.select_related("batch").filter(id__in=ids).order_by("-id"))
     context = {"rows": rows, "oob": True, "flash": {"level": level, "text": text}}
     context["retryable"] = RETRYABLE
-    return page(request, "retry_admin/_message_rows.html", context)
+    response = page(request, "retry_admin/_message_rows.html", context)
+    response["HX-Trigger"] = RETRIED
+    return response

@@ -300,7 +300,7 @@ def test_the_detail_progress_fragment_advances(super_client, make_batch):
     sender_drain(until_empty=True)
     after = super_client.get(f"/batches/{batch.pk}/", HTTP_HX_REQUEST="true").content.decode()
 
-    assert before.lstrip().startswith('<section id="batch-progress"')
+    assert before.lstrip().startswith('<div id="batch-live"')
     assert "0</strong> of 3 done" in before
     assert "Complete" in after and 'data-testid="count-sent">3<' in after
 
