@@ -103,9 +103,9 @@ def test_seed_demo_creates_users_and_sends_demo_batches(demo_var_dir):
         assert user.check_password(password)
         assert f"username={user.username} password={password}" in out
     batches = Batch.objects.filter(name__startswith="Demo: ")
-    assert sorted(b.total for b in batches) == [80, 120]
+    assert sorted(b.total for b in batches) == [6, 80, 120]  # 6: the DLQ's (its own test)
     assert all(b.channel == "simulated" for b in batches)
-    assert MessageLog.objects.count() == 200
+    assert MessageLog.objects.count() == 206
     assert not MessageLog.objects.filter(status=Status.PENDING).exists()  # all were sent
     assert MessageLog.objects.filter(status=Status.SENT).count() > 100
     assert "sent=" in out
@@ -115,8 +115,8 @@ def test_seed_demo_creates_users_and_sends_demo_batches(demo_var_dir):
 def test_seed_demo_twice_does_not_duplicate(demo_var_dir):
     first, _ = run("seed_demo")
     second, _ = run("seed_demo")
-    assert Batch.objects.filter(name__startswith="Demo: ").count() == 2
-    assert MessageLog.objects.count() == 200
+    assert Batch.objects.filter(name__startswith="Demo: ").count() == 3
+    assert MessageLog.objects.count() == 206
     assert get_user_model().objects.filter(username__in=["admin", "viewer"]).count() == 2
     assert "demo batches already exist" in second
     password = (demo_var_dir / "demo_admin_password").read_text().strip()

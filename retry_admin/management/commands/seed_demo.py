@@ -6,11 +6,13 @@ from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 
 from retry_admin.models import Batch, Template
+from retry_admin.queues import get_backend
 from retry_admin.roles import SUPER_ADMIN, ensure_groups
 from retry_admin.services.batches import RecipientRow, batch_create
 from retry_admin.services.sender import sender_drain
 
 DEMO_PREFIX = "Demo: "
+NIGHT_SHIFT_SIZE = 6
 FIRST_NAMES = ["Ada", "Grace", "Alan", "Edsger", "Barbara", "Ken", "Margaret", "Linus", "Radia"]
 
 
@@ -76,6 +78,33 @@ class Command(BaseCommand):
                     f"sent={report.sent} failed={report.failed} "
                     f"permanently_failed={report.permanently_failed}"
                 )
+                self._crashing_worker(welcome, admin)
+
+    def _crashing_worker(self, template: Template, admin) -> None:
+        """A batch whose worker receives it and dies before recording an
+        outcome, more than QUEUE_MAX_RECEIVES times: the sender moves it to the
+        DLQ, exactly as in production, so the DLQ page has something to show."""
+        rows = [
+            RecipientRow(
+                line=i + 1,
+                recipient=f"+4477008{i:05d}",
+                context={"first_name": FIRST_NAMES[i % len(FIRST_NAMES)], "code": f"{700 + i}"},
+            )
+            for i in range(NIGHT_SHIFT_SIZE)
+        ]
+        batch = batch_create(
+            name=DEMO_PREFIX + "Night shift (a crashing worker)",
+            template=template,
+            recipients=rows,
+            channel="simulated",
+            user=admin,
+        ).batch
+        backend = get_backend()
+        for _ in range(settings.QUEUE_MAX_RECEIVES):
+            received = backend.receive(NIGHT_SHIFT_SIZE, visibility_timeout=30)
+            backend.release([message.handle for message in received])
+        report = sender_drain(until_empty=True)
+        self.stdout.write(f"created batch {batch.pk}: dead-lettered={report.dead_lettered}")
 
     def _user(self, username: str, *, staff: bool, superuser: bool, group: str | None):
         User = get_user_model()
