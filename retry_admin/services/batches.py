@@ -265,6 +265,30 @@ def _fingerprint(
     return digest.hexdigest()
 
 
+def batch_recent_twin(
+    *,
+    user: AbstractBaseUser,
+    name: str,
+    template: Template,
+    channel: str,
+    recipients: list[RecipientRow],
+    within_seconds: int,
+    priority: int = 0,
+) -> Batch | None:
+    """The batch ``user`` created from exactly this input in the last
+    ``within_seconds``, if any: a form sent again from the browser's history
+    carries a new idempotency key, so only its content can tell it is a repeat."""
+    since = timezone.now() - timezone.timedelta(seconds=within_seconds)
+    fingerprint = _fingerprint(name, template, channel, priority, recipients)
+    return (
+        Batch.objects.filter(
+            created_by=user.pk, created_at__gte=since, request_fingerprint=fingerprint
+        )
+        .order_by("-id")
+        .first()
+    )
+
+
 def _replayed(key: str, fingerprint: str) -> BatchCreateResult | None:
     existing = Batch.objects.filter(idempotency_key=key).first()
     if existing is None:

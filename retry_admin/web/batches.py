@@ -11,7 +11,7 @@ from django.db.models import Count
 from django.shortcuts import get_object_or_404, redirect
 
 from retry_admin import roles, selectors
-from retry_admin.filters import MessageFilter, error_texts, id_cursor
+from retry_admin.filters import MessageFilter, error_texts, id_cursor, row_id
 from retry_admin.models import Batch, MessageLog, Status, Template, template_placeholders
 from retry_admin.schedules import RETRY_CYCLE, next_run
 from retry_admin.services.batches import (
@@ -19,6 +19,7 @@ from retry_admin.services.batches import (
     IdempotencyKeyReused,
     LineError,
     batch_create,
+    batch_recent_twin,
     validate_recipients,
 )
 from retry_admin.services.templates import template_create
@@ -29,6 +30,8 @@ from retry_admin.web.recipients import RecipientsUnreadable, decode_upload, pars
 PAGE_SIZE = 25
 SHOWN_ERRORS = 100
 PREVIEW_BYTES = 64 * 1024
+# A form sent again with the same content within this long asks before creating.
+TWIN_WINDOW_SECONDS = 3600
 _SEGMENTS = [
     (Status.SENT, "sent", "seg-sent"),
     (Status.FAILED, "failed, will retry", "seg-failed"),
@@ -191,8 +194,12 @@ def batch_new(request):
     source = ""
     if form.is_valid():
         source = request.POST.get("recipients", "")
+        twin = None if request.POST.get("create_another") else _twin(request, form)
         if form.line_errors:
             errors = _all_line_errors(form)
+        elif twin is not None:
+            context = {**_form_context(form, [], source), "twin": twin}
+            return page(request, "retry_admin/batch_new.html", context, status=409)
         else:
             try:
                 result = batch_create(
@@ -245,6 +252,24 @@ def batch_new(request):
     return page(request, "retry_admin/batch_new.html", context, status=400)
 
 
+def _twin(request, form: BatchForm) -> Batch | None:
+    """A batch this user just created from the same input under another key
+    (the form sent again after Back): asked about, never created twice."""
+    if not form.parsed or form.line_errors:
+        return None
+    twin = batch_recent_twin(
+        user=request.user,
+        name=form.cleaned_data["name"],
+        template=form.cleaned_data["template"],
+        channel=form.cleaned_data["channel"],
+        recipients=form.parsed.rows,
+        within_seconds=TWIN_WINDOW_SECONDS,
+    )
+    if twin is None or twin.idempotency_key == form.cleaned_data["idempotency_key"]:
+        return None  # the same key is an idempotent replay: batch_create lands on it
+    return twin
+
+
 @console_action()
 def batch_preview(request):
     """The first recipient's message, as it will be sent (live, as the form
@@ -254,7 +279,8 @@ def batch_preview(request):
         template_id = request.POST.get("template", "")
     except RequestDataTooBig:
         return batch_form_too_large(request, preview=True)
-    template = Template.objects.filter(pk=template_id).first() if template_id.isdigit() else None
+    pk = row_id(template_id)
+    template = Template.objects.filter(pk=pk).first() if pk is not None else None
     context["template"] = template
     if template is None:
         context["problem"] = "Choose a template to see the first message."
