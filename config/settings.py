@@ -2,6 +2,7 @@
 
 import re
 import secrets
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -59,6 +60,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI assets served locally, never from a CDN
     "django_q",
+    "axes",  # sign-in throttle
     "retry_admin",
 ]
 
@@ -78,6 +80,7 @@ MIDDLEWARE = [
     # Last, with request.user and request.htmx set, and before any view
     # (and so before the CSRF check) reads the form.
     "retry_admin.web.middleware.FormTooLargeMiddleware",
+    "axes.middleware.AxesMiddleware",  # turns a lockout into the sign-in page saying so
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -134,6 +137,21 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
+
+# Sign-in throttle (django-axes): LOGIN_FAILURE_LIMIT wrong passwords for one
+# username from one address lock that pair out for LOGIN_COOLOFF_MINUTES, even
+# with the right password. API tokens never sign in, so they are not affected.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1, maximum=1000)
+LOGIN_COOLOFF_MINUTES = env_int("LOGIN_COOLOFF_MINUTES", 15, minimum=1, maximum=7 * 24 * 60)
+AXES_COOLOFF_TIME = timedelta(minutes=LOGIN_COOLOFF_MINUTES)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "retry_admin.web.login.locked_out"
+AXES_VERBOSE = False
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env_str("TIME_ZONE", "UTC")

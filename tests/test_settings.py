@@ -41,6 +41,8 @@ CONTRACT = [
     "AWS_ENDPOINT_URL",
     "AWS_REGION",
     "AWS_DEFAULT_REGION",
+    "LOGIN_FAILURE_LIMIT",
+    "LOGIN_COOLOFF_MINUTES",
 ]
 
 
@@ -107,6 +109,8 @@ def _error_line(stderr: str) -> str:
         {"REDIS_URL": "redis://127.0.0.1:6379/db0"},
         {"REDIS_URL": "unix://"},
         {"RABBITMQ_URL": "rabbit"},
+        {"LOGIN_FAILURE_LIMIT": "0"},
+        {"LOGIN_COOLOFF_MINUTES": "soon"},
     ],
     ids=lambda env: " ".join(f"{k}={v}" for k, v in env.items()),
 )
