@@ -57,15 +57,20 @@ def error_texts(exc: ValidationError) -> dict[str, str]:
     return {key: " ".join(value) for key, value in exc.message_dict.items()}
 
 
+def row_id(raw: str) -> int | None:
+    """``raw`` as a row id if it is a plain number that fits a bigint, else ``None``."""
+    # isascii: "²".isdigit() is true, and int() refuses it.
+    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 18 else None
+
+
 def id_cursor(params: Mapping[str, str], name: str = "before") -> int | None:
     """A page cursor that is a row id (batches, audit log); raises
     ``ValidationError`` naming it when it is not a plain number."""
     raw = (params.get(name) or "").strip()
     if not raw:
         return None
-    # isascii: "²".isdigit() is true, and int() refuses it.
-    if raw.isascii() and raw.isdigit() and len(raw) <= 18:
-        return int(raw)
+    if (value := row_id(raw)) is not None:
+        return value
     raise ValidationError({name: f"Malformed page cursor {raw[:40]!r}: follow the pager's links"})
 
 
@@ -96,10 +101,8 @@ class MessageFilter:
         batch = None
         raw_batch = (params.get("batch") or "").strip()
         if raw_batch:
-            # isascii: "²".isdigit() is true, and int() refuses it.
-            if raw_batch.isascii() and raw_batch.isdigit() and len(raw_batch) <= 18:
-                batch = int(raw_batch)
-            else:
+            batch = row_id(raw_batch)
+            if batch is None:
                 errors["batch"] = f"Batch must be a batch number, not {raw_batch[:40]!r}"
         dates = {}
         for name in ("created_from", "created_to"):

@@ -142,3 +142,12 @@ def make_dead_lettered(make_batch, settings):
         return batch
 
     return make
+
+
+@pytest.fixture
+def fuzz_world(batch_with_failures, make_dead_lettered) -> dict:
+    """Something for every page and endpoint to act on: failed messages (to
+    retry) and dead letters (to replay and purge), with ids for paths."""
+    make_dead_lettered(3)
+    message = MessageLog.objects.filter(batch=batch_with_failures).values_list("id", flat=True)
+    return {"batch": batch_with_failures.pk, "message": str(message.first())}

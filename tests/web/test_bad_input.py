@@ -102,3 +102,11 @@ def test_it_follows_a_local_next_with_its_query(super_client):
     response = super_client.post("/retry-cycle/", {"next": "/messages/?status=failed"})
 
     assert response["Location"] == "/messages/?status=failed"
+
+
+@pytest.mark.parametrize("value", ["²", "9" * 40, "-1", "\x00"])
+def test_it_asks_for_a_template_when_the_preview_names_no_template(super_client, value):
+    response = super_client.post("/batches/new/preview/", {"template": value, "recipients": "a"})
+
+    assert response.status_code == 200
+    assert "Choose a template" in response.content.decode()
