@@ -275,9 +275,13 @@ class MessageLog(models.Model):
     class Meta:
         ordering = ["-id"]
         indexes = [
-            # Status counts (with how many were retried) and the retry
-            # selection (failed, retry_count < max, updated_at <= cutoff).
-            models.Index(fields=["status", "retry_count", "updated_at"], name="msg_status_retry"),
+            # The retry selection (failed, retry_count < max, updated_at <=
+            # cutoff); with enqueue_source last it also covers the status
+            # counts and how many of each were retried (by any route).
+            models.Index(
+                fields=["status", "retry_count", "updated_at", "enqueue_source"],
+                name="msg_status_retry_source",
+            ),
             # Per-batch progress (counts by status of a batch).
             models.Index(fields=["batch", "status"], name="msg_batch_status"),
             # The messages page lists newest first (ORDER BY id DESC, LIMIT 51)

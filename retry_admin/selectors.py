@@ -13,20 +13,51 @@ from django.utils import timezone
 
 from retry_admin.envelope import InvalidEnvelope, decode
 from retry_admin.filters import MessageFilter
-from retry_admin.models import DeliveryAttempt, HourlyCount, MessageLog, RetryRun, Status
+from retry_admin.models import (
+    DeliveryAttempt,
+    HourlyCount,
+    MessageLog,
+    RetryRun,
+    Source,
+    Status,
+)
 from retry_admin.queues import get_backend
 from retry_admin.schedules import RETRY_CYCLE, next_run
 
 DURATION_SAMPLE = 10_000
 
 
+# The retry figures, defined once: the overview shows these words on hover,
+# the API returns them, and a message's page counts its retries the same way.
+RETRY_FIGURES = {
+    "retried": (
+        "A message is retried when it is sent again after its first send: by the scheduled "
+        "retry cycle, a one-click or bulk retry, or a DLQ replay."
+    ),
+    "recovered": (
+        "Messages sent now whose successful attempt was a retry (retry cycle, one-click, "
+        "bulk or DLQ replay)."
+    ),
+    "retry_success_rate": (
+        "Of the retried messages that have finished (sent or permanently failed), "
+        "the share that was sent."
+    ),
+    "permanently_failed": (
+        "Messages that will not be sent on their own: a permanent error, out of retries, "
+        "purged from the DLQ, or their batch or template deleted. Counted now."
+    ),
+}
+
+
 def status_counts() -> dict:
-    """Counts by status, plus the retry figures that come from the same scan."""
+    """Counts by status now, plus the retry figures (``RETRY_FIGURES``) that
+    come from the same scan."""
     rows = MessageLog.objects.values("status").annotate(
-        # Counting indexed columns, not id: the (status, retry_count, …) index
-        # covers the query, where counting id would read every row of the table.
+        # Counting indexed columns, not id: the (status, …, enqueue_source)
+        # index covers the query, where counting id would read every row.
         n=Count("*"),
-        retried=Count("status", filter=Q(retry_count__gt=0)),
+        # Re-enqueued by any route: the source of its latest send is not the first.
+        retried=Count("status", filter=~Q(enqueue_source=Source.QUEUE)),
     )
     counts = {status: 0 for status in Status.values}
     retried = {status: 0 for status in Status.values}

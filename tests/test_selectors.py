@@ -12,8 +12,9 @@ pytestmark = pytest.mark.django_db
 
 
 def _set(logs, status, retry_count=0):
+    """As the retry cycle leaves them: a retried log was last enqueued by it."""
     MessageLog.objects.filter(pk__in=[log.pk for log in logs]).update(
-        status=status, retry_count=retry_count
+        status=status, retry_count=retry_count, enqueue_source="retry" if retry_count else "queue"
     )
 
 

@@ -113,11 +113,16 @@ class MessageStatusStatsSerializer(serializers.Serializer):
     timestamp = serializers.DateTimeField()
     total = serializers.IntegerField()
     counts = StatusCountsSerializer()
-    recovered = serializers.IntegerField(help_text="Sent after at least one retry.")
+    recovered = serializers.IntegerField(
+        help_text="Sent by a retry of any kind (retry cycle, one-click, bulk, DLQ replay)."
+    )
     permanentlyFailed = serializers.IntegerField()
     retrySuccessRate = serializers.FloatField(
         allow_null=True,
         help_text="recovered / (recovered + retried-then-permanently-failed); null before any.",
+    )
+    definitions = serializers.DictField(
+        child=serializers.CharField(), help_text="What each retry figure means."
     )
     attemptDurations = AttemptDurationsSerializer()
 

@@ -9,12 +9,18 @@ from django.utils import timezone
 WIDTH, HEIGHT = 760, 200
 LEFT, RIGHT, TOP, BOTTOM = 48, 8, 10, 26
 SERIES = [
-    # (key in the hourly series, label, CSS class): bottom to top
+    # (key in the hourly series, label, CSS class): bottom to top. Outcomes of
+    # attempts in an hour, not messages: one message may fail twice, then send,
+    # so these are labelled apart from the "Messages by status, now" counts.
     ("sent", "sent", "seg-sent"),
-    ("failed", "failed (will retry)", "seg-failed"),
-    ("permanently_failed", "permanently failed", "seg-permanent"),
-    ("dead_lettered", "dead-lettered", "seg-dead"),
+    ("failed", "attempts failed, to retry", "seg-failed"),
+    ("permanently_failed", "attempts failed for good", "seg-permanent"),
+    ("dead_lettered", "moved to the DLQ", "seg-dead"),
 ]
+LEGEND_HINT = (
+    "Delivery outcomes in the last 24 hours: one message can fail, be retried and then "
+    "be sent, so these count outcomes, not messages (see Messages by status, now)."
+)
 
 
 @dataclass
@@ -95,7 +101,8 @@ def hourly_chart(series: list[dict]) -> dict:
         "bars": bars,
         "grid": grid,
         "legend": [
-            {"label": label, "css": css, "total": totals[key]} for key, label, css in SERIES
+            {"label": label, "css": css, "total": totals[key], "hint": LEGEND_HINT}
+            for key, label, css in SERIES
         ],
         "empty": peak == 0,
         "center": WIDTH // 2,

@@ -15,7 +15,12 @@ from retry_admin.services.bulk import RETRYABLE_STATUSES
 from retry_admin.services.retry import ManualRetryResult, message_retry
 from retry_admin.web.access import console_action, console_view, page
 from retry_admin.web.forms import parse_uuids
-from retry_admin.web.timeline import message_timeline, rendered_body, retry_outlook
+from retry_admin.web.timeline import (
+    message_retries,
+    message_timeline,
+    rendered_body,
+    retry_outlook,
+)
 
 RETRYABLE = RETRYABLE_STATUSES  # what a Retry button may be shown for: what bulk retry takes
 PAGE_SIZE = 50
@@ -91,6 +96,8 @@ def message_detail(request, pk):
         "body": body,
         "body_problem": body_problem,
         "outlook": retry_outlook(message, next_run(RETRY_CYCLE)),
+        "retries": message_retries(message),
+        "figures": selectors.RETRY_FIGURES,
         "retryable": RETRYABLE,
         "max_retries": settings.MAX_MESSAGE_RETRY_COUNT,
         "context_items": list(message.context.items()) if isinstance(message.context, dict) else [],

@@ -47,6 +47,7 @@ def overview(request):
         "chart": hourly_chart(data["hourly"]),
         "now": timezone.now(),
         "computed_at": figures["computed_at"],
+        "figures": selectors.RETRY_FIGURES,
     }
     if request.htmx and not request.htmx.history_restore_request:
         return page(request, "retry_admin/overview.html#stats", context)

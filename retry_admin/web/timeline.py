@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.db.models import Count
 
 from retry_admin.models import (
     AuditEvent,
@@ -140,6 +141,26 @@ def rendered_body(message: MessageLog) -> tuple[str, str]:
         return "", f"Template placeholder {exc.args[0]!r} has no value for this recipient."
     except (TypeError, AttributeError):
         return "", "This message's context is not a set of column values."
+
+
+_RETRY_KINDS = {
+    Source.RETRY: "by the retry cycle",
+    Source.MANUAL: "one-click or bulk",
+    Source.DLQ_REPLAY: "DLQ replay",
+}
+
+
+def message_retries(message: MessageLog) -> dict:
+    """Its retries as the overview counts them (selectors.RETRY_FIGURES): the
+    attempts made after it was sent again, by any route, per route."""
+    rows = (
+        message.attempts.exclude(source=Source.QUEUE)
+        .values("source")
+        .annotate(n=Count("id"))
+        .order_by("source")
+    )
+    kinds = [{"label": _RETRY_KINDS.get(r["source"], r["source"]), "n": r["n"]} for r in rows]
+    return {"total": sum(k["n"] for k in kinds), "kinds": kinds}
 
 
 def retry_outlook(message: MessageLog, next_cycle: datetime | None) -> str:

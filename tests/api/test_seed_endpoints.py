@@ -164,7 +164,7 @@ def test_it_reports_the_retry_success_rate_and_durations(as_viewer, make_batch):
     batch = make_batch(4)
     sender_drain(until_empty=True)
     ids = list(MessageLog.objects.filter(batch=batch).values_list("id", flat=True))
-    MessageLog.objects.filter(id__in=ids[:3]).update(retry_count=1)
+    MessageLog.objects.filter(id__in=ids[:3]).update(retry_count=1, enqueue_source="retry")
     MessageLog.objects.filter(id=ids[0]).update(status=Status.PERMANENTLY_FAILED)
 
     body = as_viewer.get(STATS).json()

@@ -23,6 +23,7 @@ from retry_admin.api.representations import (
 from retry_admin.api.serializers import RetryTriggerQuerySerializer
 from retry_admin.api.views.base import ApiView, parsed
 from retry_admin.models import RetryRun
+from retry_admin.selectors import RETRY_FIGURES
 from retry_admin.services.retry import RetryCycleBusy, retry_cycle_run, retry_cycle_trigger
 
 TAG = "Seed-compatible"
@@ -154,8 +155,9 @@ class MessageStatusStatsView(ApiView):
         operation_id="message_status_stats",
         summary="Messages by status, retry success rate, attempt durations",
         description=(
-            "`counts` has every status; `recovered` counts messages sent after at least "
-            "one retry; `attemptDurations` covers the most recent delivery attempts."
+            "`counts` has every status, now; `recovered` counts messages sent by a retry of "
+            "any kind (retry cycle, one-click, bulk, DLQ replay); `definitions` says what "
+            "each figure means; `attemptDurations` covers the most recent delivery attempts."
         ),
         responses={200: MessageStatusStatsSerializer, **errors(401, 403)},
     )
@@ -171,6 +173,12 @@ class MessageStatusStatsView(ApiView):
                 "recovered": stats["recovered"],
                 "permanentlyFailed": stats["permanently_failed"],
                 "retrySuccessRate": stats["retry_success_rate"],
+                "definitions": {
+                    "retried": RETRY_FIGURES["retried"],
+                    "recovered": RETRY_FIGURES["recovered"],
+                    "retrySuccessRate": RETRY_FIGURES["retry_success_rate"],
+                    "permanentlyFailed": RETRY_FIGURES["permanently_failed"],
+                },
                 "attemptDurations": {
                     "count": durations["count"],
                     "avgMs": durations["avg_ms"],
