@@ -12,7 +12,12 @@ from django.utils.dateparse import parse_datetime
 from retry_admin import selectors
 from retry_admin.filters import FILTER_FIELDS, MessageFilter
 from retry_admin.models import MessageEvent, MessageLog, Status
-from retry_admin.services.bulk import PreviewExpired, bulk_retry_preview, bulk_retry_run
+from retry_admin.services.bulk import (
+    PreviewExpired,
+    bulk_retry_preview,
+    bulk_retry_run,
+    parse_group,
+)
 from retry_admin.web.access import console_action, console_view, page
 from retry_admin.web.messages import RETRYABLE, filtered_page, retry_note
 
@@ -60,7 +65,11 @@ def bulk_preview(request):
         filters = MessageFilter.from_params(params)
     except ValidationError as exc:
         return page(request, "retry_admin/_bulk_panel.html", {"error": " ".join(exc.messages)})
-    preview = bulk_retry_preview(filters=filters)
+    # The first preview takes the default groups; ticking one previews again.
+    chosen = None
+    if request.POST.get("choose"):
+        chosen = [key for key in map(parse_group, request.POST.getlist("group")) if key]
+    preview = bulk_retry_preview(filters=filters, groups=chosen, choose=True)
     return page(request, "retry_admin/_bulk_panel.html", {"preview": preview})
 
 

@@ -23,6 +23,7 @@ def permanent_failures(make_batch):
         status=Status.PERMANENTLY_FAILED,
         last_error="Upstream gateway timeout after 30 ms",
         error_signature=TIMEOUT,
+        retry_count=3,  # out of retries
     )
     MessageLog.objects.filter(id__in=ids[3:]).update(
         status=Status.PERMANENTLY_FAILED,
@@ -93,7 +94,13 @@ def test_bulk_retry_of_a_group_previews_exactly_what_it_runs(
 
 
 def test_bulk_progress_follows_the_retried_messages_until_done(super_client, permanent_failures):
-    preview = super_client.post("/failures/bulk/preview/", {"status": "permanently_failed"})
+    groups = [
+        f'["permanently_failed", "{TIMEOUT}", true]',
+        f'["permanently_failed", "{OPTED_OUT}", false]',
+    ]
+    preview = super_client.post(
+        "/failures/bulk/preview/", {"status": "permanently_failed", "choose": "1", "group": groups}
+    )
     run = super_client.post("/failures/bulk/run/", {"token": _token(preview.content.decode())})
     url = re.search(r'hx-get="(/failures/bulk/progress/[^"]+)"', run.content.decode()).group(1)
     url = url.replace("&amp;", "&")
@@ -108,7 +115,7 @@ def test_bulk_progress_follows_the_retried_messages_until_done(super_client, per
 
 def test_bulk_retry_of_everything_matching_a_filter(super_client, permanent_failures, make_batch):
     other = make_batch(2, name="Other")
-    MessageLog.objects.filter(batch=other).update(status=Status.PERMANENTLY_FAILED)
+    MessageLog.objects.filter(batch=other).update(status=Status.PERMANENTLY_FAILED, retry_count=3)
 
     preview = super_client.post(
         "/failures/bulk/preview/", {"status": "permanently_failed", "batch": other.pk}
