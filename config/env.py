@@ -108,6 +108,20 @@ def env_hosts(name: str, default: list[str]) -> list[str]:
     return hosts
 
 
+def env_header(name: str) -> tuple[str, str] | None:
+    """``Header-Name: value`` as Django's META key and value, e.g.
+    ``X-Forwarded-Proto: https`` -> ``("HTTP_X_FORWARDED_PROTO", "https")``."""
+    value = _raw(name)
+    if value is None:
+        return None
+    header, _, expected = (part.strip() for part in value.partition(":"))
+    if not re.fullmatch(r"[A-Za-z0-9-]+", header) or not expected:
+        raise ImproperlyConfigured(
+            f"{name} must be 'Header-Name: value' (e.g. 'X-Forwarded-Proto: https'), not {value!r}"
+        )
+    return "HTTP_" + header.upper().replace("-", "_"), expected
+
+
 def env_url(name: str, *, schemes: Iterable[str], path_schemes: Iterable[str] = ()) -> str:
     """A URL with one of ``schemes`` and a host (or, for ``path_schemes`` such
     as ``unix``, a path), and a valid port; empty when unset. A refusal never

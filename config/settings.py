@@ -7,12 +7,14 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import environ
+from csp import constants as csp_constants
 from django.core.exceptions import ImproperlyConfigured
 
 from config.env import (
     env_bool,
     env_choice,
     env_float,
+    env_header,
     env_hosts,
     env_int,
     env_list,
@@ -61,6 +63,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",  # Swagger UI assets served locally, never from a CDN
     "django_q",
     "axes",  # sign-in throttle
+    "csp",
     "retry_admin",
 ]
 
@@ -81,6 +84,7 @@ MIDDLEWARE = [
     # (and so before the CSRF check) reads the form.
     "retry_admin.web.middleware.FormTooLargeMiddleware",
     "axes.middleware.AxesMiddleware",  # turns a lockout into the sign-in page saying so
+    "csp.middleware.CSPMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -122,8 +126,9 @@ if DATABASES["default"].get("ENGINE") not in set(environ.Env.DB_SCHEMES.values()
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets pages read while the worker writes; IMMEDIATE takes the write lock
     # at BEGIN so two writers queue up instead of failing on lock upgrade.
+    # How long a writer waits for another's lock before it counts as an outage.
     DATABASES["default"]["OPTIONS"] = {
-        "timeout": 20,
+        "timeout": env_float("DATABASE_BUSY_TIMEOUT_SECONDS", 20, minimum=0.1, maximum=600),
         "transaction_mode": "IMMEDIATE",
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
@@ -152,6 +157,32 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "retry_admin.web.login.locked_out"
 AXES_VERBOSE = False
+
+# Behind HTTPS (all off by default: `make run` serves plain HTTP on 127.0.0.1).
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", False)
+SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", False)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # load balancers probe over plain HTTP
+SECURE_HSTS_SECONDS = env_int("DJANGO_SECURE_HSTS_SECONDS", 0, minimum=0, maximum=2 * 365 * 86400)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = env_bool("DJANGO_SECURE_HSTS_PRELOAD", False)
+# The header a TLS-terminating proxy sets, e.g. "X-Forwarded-Proto: https".
+SECURE_PROXY_SSL_HEADER = env_header("DJANGO_SECURE_PROXY_SSL_HEADER")
+# Content-Security-Policy (django-csp): our own files only, no inline scripts.
+# Inline style attributes stay allowed: progress bars set their widths in them.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [csp_constants.SELF],
+        "script-src": [csp_constants.SELF],
+        "style-src": [csp_constants.SELF],
+        "style-src-attr": [csp_constants.UNSAFE_INLINE],
+        "img-src": [csp_constants.SELF, "data:"],
+        "connect-src": [csp_constants.SELF],
+        "object-src": [csp_constants.NONE],
+        "base-uri": [csp_constants.SELF],
+        "form-action": [csp_constants.SELF],
+        "frame-ancestors": [csp_constants.NONE],
+    }
+}
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env_str("TIME_ZONE", "UTC")
@@ -254,7 +285,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "SERVE_PERMISSIONS": ["retry_admin.api.permissions.CanReadDocs"],
 }
+# /api/schema/ and /api/docs/ without signing in (they list every endpoint).
+API_DOCS_PUBLIC = env_bool("API_DOCS_PUBLIC", False)
 
 LOG_LEVEL = env_choice("LOG_LEVEL", "INFO", ["DEBUG", "INFO", "WARNING", "ERROR"])
 LOGGING = {

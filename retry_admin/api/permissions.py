@@ -5,6 +5,7 @@ Anonymous callers get 401 (DRF raises ``NotAuthenticated`` when a permission
 fails and nobody authenticated); signed-in callers who may not get 403.
 """
 
+from django.conf import settings
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
 from retry_admin import roles
@@ -45,3 +46,10 @@ class CanPurge(CanAct):
 
     check = staticmethod(roles.can_purge)
     refusal = PURGE_REFUSED
+
+
+class CanReadDocs(CanView):
+    """The schema and docs: staff as for any read, or anyone with ``API_DOCS_PUBLIC``."""
+
+    def has_permission(self, request, view) -> bool:
+        return settings.API_DOCS_PUBLIC or super().has_permission(request, view)

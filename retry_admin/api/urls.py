@@ -2,10 +2,9 @@
 keep their seed systems' casing)."""
 
 from django.urls import path, re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from retry_admin.api.errors import api_not_found
-from retry_admin.api.views import batches, dlq, messages, seed
+from retry_admin.api.views import batches, dlq, docs, messages, seed
 
 urlpatterns = [
     # Seed-compatible
@@ -32,7 +31,7 @@ urlpatterns = [
     path("dlq/", dlq.DLQView.as_view(), name="api-dlq"),
     path("dlq/replay", dlq.DLQReplayView.as_view(), name="api-dlq-replay"),
     # OpenAPI schema and its browsable docs (Swagger UI served from our static files)
-    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("schema/", docs.SchemaView.as_view(), name="api-schema"),
+    path("docs/", docs.DocsView.as_view(url_name="api-schema"), name="api-docs"),
     re_path(r"^[\s\S]*$", api_not_found),  # any path, even one with a newline
 ]

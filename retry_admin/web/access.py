@@ -43,6 +43,17 @@ def forbidden(request: HttpRequest, reason: str) -> HttpResponse:
     return page(request, "retry_admin/403.html", {"reason": reason}, status=403)
 
 
+NO_ACCESS = "Your account has no access to Retry Admin."
+
+
+def no_access(request: HttpRequest) -> HttpResponse:
+    """403 for a signed-in account that may not use the console at all: one
+    plain page without navigation or role (every link would refuse again)."""
+    if request.htmx:
+        return HttpResponse(NO_ACCESS, status=403, content_type="text/plain; charset=utf-8")
+    return render(request, "retry_admin/no_access.html", status=403)
+
+
 def _login(request: HttpRequest) -> HttpResponse:
     if request.htmx:  # a poll after the session expired: reload the page, not a fragment
         return HttpResponseClientRedirect(f"{settings.LOGIN_URL}?next={request.path}")
@@ -57,7 +68,7 @@ def console_view(view: Callable) -> Callable:
         if not request.user.is_authenticated:
             return _login(request)
         if not roles.can_view(request.user):
-            return forbidden(request, "Your account has no access to Retry Admin.")
+            return no_access(request)
         return view(request, *args, **kwargs)
 
     return wrapper
@@ -74,6 +85,8 @@ def console_action(check: Callable = roles.can_act, *, refusal: str = "") -> Cal
         def wrapper(request: HttpRequest, *args, **kwargs):
             if not request.user.is_authenticated:
                 return _login(request)
+            if not roles.can_view(request.user):
+                return no_access(request)
             if not check(request.user):
                 return forbidden(request, refusal)
             return view(request, *args, **kwargs)

@@ -80,6 +80,15 @@
   });
 
   // Live regions poll only while the tab is visible; refresh them at once on return.
+  // (Here, not as an hx-trigger filter: htmx evaluates filters with eval, which
+  // the Content-Security-Policy refuses.) A poll is the request no event triggered.
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var trigger = event.detail.elt.getAttribute("hx-trigger") || "";
+    if (document.visibilityState !== "visible" && /\bevery\s/.test(trigger) &&
+        !event.detail.requestConfig.triggeringEvent) {
+      event.preventDefault();
+    }
+  });
   document.addEventListener("visibilitychange", function () {
     if (document.visibilityState === "visible" && window.htmx) {
       window.htmx.trigger(document.body, "console:visible");

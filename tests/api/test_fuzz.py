@@ -81,8 +81,10 @@ def _fuzz(operation, mode, *, base_url: str, headers: dict, examples=EXAMPLES, *
 def test_it_survives_fuzzing(live_server, seeded, token):
     # schemathesis.pytest.from_fixture (the lazy loader) breaks on pytest 9.2
     # (it reads Function._nodeid), so this drives Hypothesis directly.
-    schema = schemathesis.openapi.from_url(f"{live_server.url}/api/schema/?format=json")
     headers = {"Authorization": f"Bearer {token}"}
+    schema = schemathesis.openapi.from_url(
+        f"{live_server.url}/api/schema/?format=json", headers=headers
+    )
     failures = []
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) == 13

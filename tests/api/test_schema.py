@@ -26,8 +26,8 @@ OPERATIONS = {
 
 
 @pytest.fixture
-def schema(anonymous) -> dict:
-    response = anonymous.get("/api/schema/", {"format": "json"})
+def schema(as_viewer) -> dict:
+    response = as_viewer.get("/api/schema/", {"format": "json"})
     assert response.status_code == 200
     return response.json()
 
@@ -61,12 +61,13 @@ def test_it_documents_the_seed_shapes(schema):
     assert set(components["Error"]["required"]) == {"success", "message"}
 
 
-def test_the_docs_page_uses_our_own_static_files_never_a_cdn():
-    response = Client().get("/api/docs/")
+def test_the_docs_page_uses_our_own_static_files_never_a_cdn(viewer):
+    client = Client()
+    client.force_login(viewer)
+    response = client.get("/api/docs/")
 
     assert response.status_code == 200
     html = response.content.decode()
-    assert "/api/schema/" in html
     sources = re.findall(r'(?:src|href)="([^"]+)"', html)
     assert sources
     for source in sources:
@@ -75,3 +76,31 @@ def test_the_docs_page_uses_our_own_static_files_never_a_cdn():
     assert f"/static/{bundle}" in html
     assert finders.find(bundle)
     assert "cdn" not in html.lower()
+    assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", html)  # no inline script (CSP)
+    assert "<style" not in html
+    script = client.get("/api/docs/", {"script": ""})
+    assert script.status_code == 200 and "SwaggerUIBundle" in script.content.decode()
+    assert "/api/schema/" in script.content.decode()
+
+
+# Who may read them
+
+
+def test_schema_and_docs_need_a_staff_session_or_token(anonymous, django_user_model):
+    schema = anonymous.get("/api/schema/")
+    assert schema.status_code == 401 and schema.json()["success"] is False
+    docs = Client().get("/api/docs/")
+    assert docs.status_code == 302
+    assert docs["Location"] == "/accounts/login/?next=/api/docs/"
+
+    outsider = django_user_model.objects.create_user("outsider", password="pw-outsider-1")
+    client = Client()
+    client.force_login(outsider)
+    assert client.get("/api/schema/").status_code == 403
+    assert client.get("/api/docs/").status_code == 403
+
+
+def test_api_docs_public_opens_them_to_anyone(anonymous, settings):
+    settings.API_DOCS_PUBLIC = True
+    assert anonymous.get("/api/schema/").status_code == 200
+    assert Client().get("/api/docs/").status_code == 200

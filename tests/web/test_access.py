@@ -71,6 +71,23 @@ def test_a_user_without_staff_or_role_is_refused(django_user_model):
     assert b"no access" in response.content
 
 
+@pytest.mark.parametrize("url", ["/", "/messages/", "/dlq/", "/batches/new/", "/health/"])
+def test_a_user_without_staff_or_role_gets_one_plain_no_access_page(django_user_model, url):
+    user = django_user_model.objects.create_user("outsider", password="pw-outsider-1")
+    client = Client()
+    client.force_login(user)
+
+    html = client.get(url).content.decode()
+
+    assert "No access" in html and "outsider" in html
+    assert "/accounts/logout/" in html and "Sign out" in html
+    assert 'data-testid="role"' not in html and "Viewer" not in html
+    for link in ('href="/messages/"', 'href="/dlq/"', 'href="/"', 'href="/health/"'):
+        assert link not in html  # no links into pages that would refuse again
+    posted = client.post("/retry-cycle/")
+    assert posted.status_code == 403 and "No access" in posted.content.decode()
+
+
 @pytest.mark.parametrize("url", PAGES)
 def test_a_viewer_sees_every_page_without_action_buttons(viewer_client, batch_with_failures, url):
     response = viewer_client.get(url)

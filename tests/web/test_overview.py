@@ -21,7 +21,7 @@ def test_it_shows_counts_depths_and_the_last_cycle(super_client, batch_with_fail
     assert 'data-testid="count-pending">7<' in html
     assert "4 requeued" in html
     assert "Command" in html
-    assert "hx-trigger=\"every 3s [document.visibilityState === 'visible']" in html
+    assert 'hx-trigger="every 3s, console:visible from:body"' in html
 
 
 def test_the_chart_is_server_side_svg_of_the_last_24_hours(super_client, make_batch, settings):
