@@ -48,6 +48,7 @@ class LeaseKeeper:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.renewals = 0
+        self._failing = False
 
     def __enter__(self) -> "LeaseKeeper":
         if self._held:
@@ -93,8 +94,13 @@ class LeaseKeeper:
                 lease_expires_at=lease_until
             )
         except Exception:  # the queue or database is down: try again next round
-            logger.warning("Could not renew %d leases; retrying", len(held), exc_info=True)
+            if not self._failing:  # once per outage, not once per round
+                logger.warning("Could not renew %d leases; retrying", len(held), exc_info=True)
+            self._failing = True
             return
+        if self._failing:
+            logger.warning("Renewing leases again")
+            self._failing = False
         self.renewals += 1
         if len(renamed) < len(current):
             logger.warning("%d messages were no longer ours to extend", len(current) - len(renamed))

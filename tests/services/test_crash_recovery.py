@@ -14,17 +14,16 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from urllib.parse import quote
 
 import pytest
 from django.conf import settings as django_settings
-from django.db import connection
 from django.db.models import Count
 from django.utils import timezone
 
 from retry_admin.envelope import decode
 from retry_admin.models import DeliveryAttempt, MessageLog, QueueMessage, Status
 from retry_admin.services.sender import sender_drain
+from tests.processes import shared_database_url
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -32,20 +31,6 @@ MESSAGES = 30
 CHUNK = 5
 LATENCY_MS = 200
 VISIBILITY = 2
-
-
-def shared_database_url() -> str:
-    """The test database as a DATABASE_URL, for a child process to share it."""
-    db = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{db['NAME']}"
-    if connection.vendor == "postgresql":
-        auth = quote(db["USER"], safe="")
-        if db["PASSWORD"]:
-            auth += ":" + quote(db["PASSWORD"], safe="")
-        host = f"{db['HOST'] or 'localhost'}:{db['PORT']}" if db["PORT"] else db["HOST"]
-        return f"postgres://{auth}@{host}/{db['NAME']}"
-    pytest.skip(f"no DATABASE_URL for a {connection.vendor} test database")
 
 
 @pytest.fixture
