@@ -101,6 +101,26 @@
     document.querySelectorAll("[data-once]").forEach(function (button) { button.disabled = false; });
   });
 
+  // A request the browser cuts short because the page is leaving (a plain
+  // form submitted, a link followed while a poll was in flight) is not an
+  // error: forget its handlers so htmx does not log htmx:sendAbort.
+  var inFlight = new Set();
+  document.addEventListener("htmx:beforeSend", function (event) {
+    inFlight.add(event.detail.xhr);
+  });
+  document.addEventListener("htmx:afterRequest", function (event) {
+    inFlight.delete(event.detail.xhr);
+  });
+  function leaving() {
+    inFlight.forEach(function (xhr) {
+      xhr.onabort = null;
+      xhr.onerror = null;
+    });
+    inFlight.clear();
+  }
+  window.addEventListener("beforeunload", leaving);
+  window.addEventListener("pagehide", leaving);
+
   document.addEventListener("htmx:afterSettle", updateSelectionButtons);
   document.addEventListener("DOMContentLoaded", updateSelectionButtons);
 })();
