@@ -26,8 +26,9 @@ ERROR_DESCRIPTIONS = {
     403: "Signed in, but this account may not do this.",
     404: "Unknown id.",
     409: "The message is not in a state that can be retried.",
+    413: "The body is larger than this endpoint takes; `message` states the limit.",
     422: "The Idempotency-Key was already used for a batch created from a different request.",
-    503: "The queue is unreachable.",
+    503: "The queue or the database is unreachable; `Retry-After` says when to try again.",
 }
 
 

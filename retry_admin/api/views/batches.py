@@ -109,7 +109,7 @@ class BatchListCreateView(ApiView, generics.ListAPIView):
                 BatchCreatedSerializer,
                 description="The batch an earlier request with this Idempotency-Key created.",
             ),
-            **errors(400, 401, 403, 422),
+            **errors(400, 401, 403, 413, 422),
         },
         examples=[
             OpenApiExample(
