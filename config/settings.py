@@ -22,12 +22,14 @@ from config.env import (
     env_url,
     url_without_password,
 )
+from config.private import PRIVATE_DIR, PRIVATE_FILE, make_private
 from retry_admin.channels.registry import CHANNELS
 from retry_admin.queues.registry import BACKENDS
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("RETRY_ADMIN_VAR_DIR", str(BASE_DIR / "var")))
-VAR_DIR.mkdir(parents=True, exist_ok=True)
+VAR_DIR.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR)
+make_private(VAR_DIR, PRIVATE_DIR)
 
 
 def _secret_key() -> str:
@@ -37,8 +39,9 @@ def _secret_key() -> str:
         return key
     path = VAR_DIR / "secret_key"
     if not path.exists():
+        path.touch(mode=PRIVATE_FILE)
         path.write_text(secrets.token_urlsafe(50))
-        path.chmod(0o600)
+    make_private(path)
     return path.read_text().strip()
 
 

@@ -1,6 +1,7 @@
 import logging
 from logging.handlers import RotatingFileHandler
 
+from config.private import make_private
 from retry_admin.channels.base import Channel, OutgoingMessage
 
 logger = logging.getLogger("retry_admin.deliveries")
@@ -28,6 +29,11 @@ class DeliveryLogHandler(RotatingFileHandler):
     two stat() calls and formats every record twice to decide on rotation;
     at thousands of deliveries a second that was a fifth of the sender's time.
     This rotates once the file has passed ``maxBytes`` (by at most one line)."""
+
+    def _open(self):
+        stream = super()._open()
+        make_private(self.baseFilename)  # recipients and bodies: not for other users
+        return stream
 
     def shouldRollover(self, record: logging.LogRecord) -> bool:
         if self.stream is None:
