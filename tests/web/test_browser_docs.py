@@ -103,3 +103,29 @@ def test_the_overview_screenshot_for_the_docs(
     if os.environ.get("RETRY_ADMIN_DOCS_SCREENSHOT") == "1":
         DOCS.parent.mkdir(exist_ok=True)
         shutil.copyfile(path, DOCS)
+
+
+DLQ_DOCS = DOCS.parent / "dlq.png"
+
+
+def test_the_dlq_screenshot_for_the_docs_comes_from_seed_demo(
+    page, live_server, sign_in, shot, settings, tmp_path
+):
+    """What `make run` shows on /dlq/ out of the box: seed_demo's crashing
+    worker leaves entries there."""
+    from django.contrib.auth import get_user_model
+
+    settings.VAR_DIR = tmp_path
+    settings.SIMULATED_LATENCY_MS = 0
+    call_command("setup_retry_admin", verbosity=0)
+    call_command("seed_demo", verbosity=0)
+    admin = get_user_model().objects.get(username="admin")
+
+    sign_in(page, admin, (tmp_path / "demo_admin_password").read_text().strip())
+    page.goto(f"{live_server.url}/dlq/")
+    expect(page.get_by_test_id("dlq-count")).not_to_have_text("0")
+    page.get_by_test_id("replay-all").click()
+    expect(page.get_by_test_id("dlq-panel")).to_contain_text("Replay")
+    path = shot(page, "dlq")
+    if os.environ.get("RETRY_ADMIN_DOCS_SCREENSHOT") == "1":
+        shutil.copyfile(path, DLQ_DOCS)
