@@ -74,7 +74,10 @@ def database_unavailable(request: HttpRequest) -> HttpResponse:
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
-    """``handler500``."""
+    """``handler500``: Django calls it inside its ``except``. A database error
+    raised outside a view (a middleware saving the session) is still a 503."""
+    if isinstance(sys.exc_info()[1], DATABASE_ERRORS):
+        return database_unavailable(request)
     if _is_api(request):
         return error_json(request, INTERNAL_ERROR, 500)
     return _error_page(request, "500.html", 500)

@@ -2,7 +2,11 @@
 unreachable, the API a JSON 503, /healthz its JSON 503; nothing answers 500."""
 
 import pytest
+from django.db import OperationalError
+from django.test import RequestFactory
 from rest_framework.authtoken.models import Token
+
+from retry_admin.errors import server_error
 
 
 @pytest.mark.parametrize("path", ["/", "/health/", "/messages/", "/failures/", "/batches/1/"])
@@ -61,3 +65,16 @@ def test_it_logs_the_outage_with_the_request_id(super_client, database_unreachab
     [record] = [r for r in caplog.records if r.name == "retry_admin.errors"]
     assert "outage-check-1" in record.getMessage()
     assert record.exc_info is not None
+
+
+def test_a_database_error_outside_a_view_is_a_503_too(db):
+    """Django calls handler500 inside its ``except``: a middleware that fails
+    on the database (saving the session, after the view) still gets the 503."""
+    request = RequestFactory().get("/")
+    try:
+        raise OperationalError("server closed the connection unexpectedly")
+    except OperationalError:
+        response = server_error(request)
+
+    assert response.status_code == 503
+    assert "database is unreachable" in response.content.decode()
