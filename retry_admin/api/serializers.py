@@ -8,7 +8,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from retry_admin.channels.registry import CHANNELS
-from retry_admin.filters import FILTER_FIELDS, MessageFilter
+from retry_admin.filters import FILTER_FIELDS, MessageFilter, row_id
 from retry_admin.models import Status, Template
 from retry_admin.services.batches import RecipientRow
 
@@ -121,8 +121,8 @@ class TemplateRefField(serializers.Field):
             if not name:
                 self.fail("invalid")
             template = Template.objects.filter(name=name).first()
-            if template is None and name.isascii() and name.isdigit() and len(name) < 19:
-                template = Template.objects.filter(pk=int(name)).first()
+            if template is None and (pk := row_id(name)) is not None:
+                template = Template.objects.filter(pk=pk).first()
         if template is None:
             self.fail("unknown", value=data)
         return template
