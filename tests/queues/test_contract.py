@@ -65,6 +65,26 @@ def test_a_received_message_is_invisible_until_released(queue_backend):
     assert again.receive_count == 2
 
 
+def test_extend_keeps_a_message_in_hand_past_its_visibility_timeout(queue_backend):
+    queue_backend.send(["a", "b"])
+    received = queue_backend.receive(10, visibility_timeout=1)
+    handles = queue_backend.extend([m.handle for m in received], visibility_timeout=3)
+    assert set(handles) == {m.handle for m in received}
+    time.sleep(1.5)  # past the first timeout: still ours
+    assert queue_backend.receive(10, visibility_timeout=30) == []
+    queue_backend.ack(list(handles.values()))  # the handles extend returned ack it
+    time.sleep(2)
+    assert queue_backend.receive(10, visibility_timeout=30) == []
+    assert queue_backend.depth().total == 0
+
+
+def test_extend_leaves_out_a_message_that_is_no_longer_ours(queue_backend):
+    queue_backend.send(["a"])
+    [message] = queue_backend.receive(10, visibility_timeout=30)
+    queue_backend.ack([message.handle])
+    assert queue_backend.extend([message.handle], visibility_timeout=30) == {}
+
+
 def test_release_with_a_delay_hides_the_message_for_that_long(queue_backend):
     queue_backend.send(["a"])
     [message] = queue_backend.receive(10, visibility_timeout=30)
