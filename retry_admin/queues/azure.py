@@ -31,7 +31,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
-from datetime import UTC, datetime
+from datetime import UTC
 from typing import Any
 from xml.sax.saxutils import escape
 
@@ -40,21 +40,18 @@ from django.conf import settings
 from retry_admin.queues.base import (
     XML_UNSAFE,
     DeadLetter,
-    MoveResult,
-    QueueBackend,
     QueueDepth,
     QueueError,
-    RateLimit,
     ReceivedMessage,
     SendResult,
 )
+from retry_admin.queues.scanning import SCAN_VISIBILITY_SECONDS, ReceivingDeadLetters, oldest_first
 
 logger = logging.getLogger(__name__)
 
 MAX_MESSAGE_BYTES = 64 * 1024
 MAX_PER_CALL = 32
 MAX_VISIBILITY_SECONDS = 7 * 24 * 3600
-SCAN_VISIBILITY_SECONDS = 60  # see sqs.py: how long a poison scan hides messages
 THREADS = 8
 NEVER_EXPIRE = -1  # Azure drops messages after 7 days unless told otherwise
 
@@ -128,7 +125,9 @@ def _unpack(handle: str) -> tuple[str, str, str, int]:
     return message_id, pop_receipt, content, count
 
 
-class AzureStorageQueue(QueueBackend):
+class AzureStorageQueue(ReceivingDeadLetters):
+    dlq_label = "poison queue"
+    move_chunk = MAX_PER_CALL
     name = "azure"
     max_send_batch = 64  # no batch API: a list is sent concurrently
     max_receive = MAX_PER_CALL
@@ -407,35 +406,28 @@ class AzureStorageQueue(QueueBackend):
     def dlq_depth(self) -> int:
         return self._approximate_count(self.poison_name)
 
-    def _entry(self, message: Any) -> DeadLetter:
+    def _dlq_entry(self, message: Any) -> DeadLetter:
         inserted = message.inserted_on
         if inserted is not None and inserted.tzinfo is None:
             inserted = inserted.replace(tzinfo=UTC)
         return DeadLetter(message.id, self._decode(message.content), 0, inserted, "")
 
-    def _scan(
-        self, wanted: Callable[[Any], bool], enough: Callable[[list], bool]
-    ) -> tuple[list[Any], list[Any]]:
-        """Receive from the poison queue until ``enough(kept)`` or nothing new
-        comes; returns (kept, the rest). The caller releases or deletes both."""
-        kept: list[Any] = []
-        rest: list[Any] = []
-        seen: set[str] = set()
-        while not enough(kept):
-            page = self._get(self.poison_name, MAX_PER_CALL, SCAN_VISIBILITY_SECONDS)
-            if not any(m.id not in seen for m in page):
-                rest.extend(page)
-                break
-            for message in page:
-                if message.id in seen:
-                    rest.append(message)
-                    continue
-                seen.add(message.id)
-                (kept if wanted(message) and not enough(kept) else rest).append(message)
-        return kept, rest
+    # Primitives of the shared DLQ algorithm (queues/scanning.py)
 
-    def _release_all(self, messages: Sequence[Any]) -> None:
-        self._show(self.poison_name, [(m.id, m.pop_receipt) for m in messages], 0)
+    def _dlq_receive(self, *, first: bool) -> list[Any]:
+        return self._get(self.poison_name, MAX_PER_CALL, SCAN_VISIBILITY_SECONDS)
+
+    def _dlq_id(self, raw: Any) -> str:
+        return raw.id
+
+    def _dlq_release(self, raws: Sequence[Any]) -> None:
+        self._show(self.poison_name, [(m.id, m.pop_receipt) for m in raws], 0)
+
+    def _dlq_delete(self, raws: Sequence[Any]) -> int:
+        return self._delete(self.poison_name, [(m.id, m.pop_receipt) for m in raws])
+
+    def _send_to_main(self, raws: Sequence[Any]) -> list[SendResult]:
+        return self._put(self.queue_name, [m.content for m in raws])
 
     def dlq_peek(self, *, limit: int = 100, ids: Sequence[str] | None = None) -> list[DeadLetter]:
         """Up to 32 messages (Azure's peek limit) are read with a true peek,
@@ -450,61 +442,8 @@ class AzureStorageQueue(QueueBackend):
             peeked = list(self._queue(self.poison_name).peek_messages(max_messages=ask))
         found = [m for m in peeked if wanted is None or m.id in wanted][:goal]
         if len(found) < goal and len(peeked) == ask:
-            found, rest = self._scan(
-                wanted=lambda m: wanted is None or m.id in wanted,
-                enough=lambda kept: len(kept) >= goal,
-            )
-            self._release_all(found + rest)
-        entries = [self._entry(m) for m in found]
-        entries.sort(key=lambda e: (e.dead_at or datetime.max.replace(tzinfo=UTC), e.id))
-        return entries
-
-    def dlq_move(self, ids: Sequence[str]) -> MoveResult:
-        """Receive the entries from the poison queue, send them to the main
-        queue unchanged, and delete from the poison queue only those that were
-        sent (paced by DLQ_REPLAY_RATE)."""
-        result = MoveResult()
-        wanted = set(ids)
-        if not wanted:
-            return result
-        kept, rest = self._scan(
-            wanted=lambda m: m.id in wanted, enough=lambda k: len(k) >= len(wanted)
-        )
-        self._release_all(rest)
-        pace = RateLimit(settings.DLQ_REPLAY_RATE)
-        for start in range(0, len(kept), MAX_PER_CALL):
-            chunk = kept[start : start + MAX_PER_CALL]
-            pace.wait(len(chunk))
-            try:
-                sent = self._put(self.queue_name, [m.content for m in chunk])
-            except QueueError as exc:
-                sent = [SendResult(False, str(exc))] * len(chunk)
-            moved = [m for m, r in zip(chunk, sent, strict=True) if r.ok]
-            try:
-                self._delete(self.poison_name, [(m.id, m.pop_receipt) for m in moved])
-            except QueueError as exc:
-                # On the main queue and still poison: the sender skips the
-                # duplicate once the first copy is delivered.
-                logger.warning("Moved messages could not be deleted from the poison queue: %s", exc)
-            self._release_all([m for m, r in zip(chunk, sent, strict=True) if not r.ok])
-            result.moved.extend(m.id for m in moved)
-            result.failed.update(
-                {m.id: r.error for m, r in zip(chunk, sent, strict=True) if not r.ok}
-            )
-        for missing in wanted - {m.id for m in kept}:
-            result.failed[missing] = "not in the poison queue"
-        return result
-
-    def dlq_purge(self, ids: Sequence[str] | None = None) -> int:
-        wanted = None if ids is None else set(ids)
-        if wanted is not None and not wanted:
-            return 0
-        kept, rest = self._scan(
-            wanted=lambda m: wanted is None or m.id in wanted,
-            enough=lambda k: wanted is not None and len(k) >= len(wanted),
-        )
-        self._release_all(rest)
-        return self._delete(self.poison_name, [(m.id, m.pop_receipt) for m in kept])
+            return super().dlq_peek(limit=limit, ids=ids)
+        return oldest_first([self._dlq_entry(m) for m in found])
 
     def ensure(self) -> None:
         """Create the queue and its poison queue if they do not exist."""

@@ -33,7 +33,7 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -44,14 +44,12 @@ from django.conf import settings
 from retry_admin.queues.base import (
     XML_UNSAFE,
     DeadLetter,
-    MoveResult,
-    QueueBackend,
     QueueDepth,
     QueueError,
-    RateLimit,
     ReceivedMessage,
     SendResult,
 )
+from retry_admin.queues.scanning import SCAN_VISIBILITY_SECONDS, ReceivingDeadLetters
 
 logger = logging.getLogger(__name__)
 
@@ -62,7 +60,6 @@ MAX_VISIBILITY_SECONDS = 12 * 3600
 DLQ_RETENTION_SECONDS = 14 * 24 * 3600  # the most SQS keeps anything
 # How long a DLQ scan hides what it has looked at; long enough to finish the
 # scan, short enough that a crashed scan is invisible only briefly.
-SCAN_VISIBILITY_SECONDS = 60
 SEND_ATTEMPTS = 3
 
 ATTR_REASON = "RetryAdminReason"
@@ -183,7 +180,8 @@ def _body_problem(body: str) -> str | None:
     return None
 
 
-class SQSQueue(QueueBackend):
+class SQSQueue(ReceivingDeadLetters):
+    move_chunk = MAX_BATCH
     name = "sqs"
     max_send_batch = MAX_BATCH
     max_receive = MAX_BATCH
@@ -482,52 +480,27 @@ class SQSQueue(QueueBackend):
         attributes = self._attributes(self._dlq())
         return sum(int(value) for value in attributes.values())
 
-    def _scan(
-        self, url: str, wanted: Callable[[dict], bool], enough: Callable[[list[dict]], bool]
-    ) -> tuple[list[dict], list[dict]]:
-        """Receive from ``url`` until ``enough(kept)`` or nothing new comes;
-        returns (kept, the rest). The caller must release or delete both."""
-        kept: list[dict] = []
-        rest: list[dict] = []
-        seen: set[str] = set()
-        wait = min(settings.SQS_WAIT_SECONDS, 1)
-        while not enough(kept):
-            messages = self._receive_from(url, MAX_BATCH, SCAN_VISIBILITY_SECONDS, wait)
-            wait = 0
-            new = [m for m in messages if m["MessageId"] not in seen]
-            if not new:
-                rest.extend(messages)  # seen before: its newer receipt must be released
-                break
-            for message in messages:
-                if message["MessageId"] in seen:
-                    rest.append(message)
-                    continue
-                seen.add(message["MessageId"])
-                (kept if wanted(message) and not enough(kept) else rest).append(message)
-        return kept, rest
+    # Primitives of the shared DLQ algorithm (queues/scanning.py)
 
-    def _release_all(self, url: str, messages: Sequence[dict]) -> None:
-        if messages:
-            self._change_visibility(url, [m["ReceiptHandle"] for m in messages], 0)
+    def _dlq_receive(self, *, first: bool) -> list[dict]:
+        wait = min(settings.SQS_WAIT_SECONDS, 1) if first else 0
+        return self._receive_from(self._dlq(), MAX_BATCH, SCAN_VISIBILITY_SECONDS, wait)
 
-    def dlq_peek(self, *, limit: int = 100, ids: Sequence[str] | None = None) -> list[DeadLetter]:
-        """Read by receiving and at once releasing (SQS has no peek): for the
-        moment of a scan the DLQ's messages are invisible to other readers."""
-        url = self._dlq()
-        wanted_ids = None if ids is None else set(ids)
-        kept, rest = self._scan(
-            url,
-            wanted=lambda m: wanted_ids is None or m["MessageId"] in wanted_ids,
-            enough=lambda kept: (
-                len(kept) >= (limit if wanted_ids is None else min(limit, len(wanted_ids)))
-            ),
-        )
-        self._release_all(url, kept + rest)
-        entries = [self._dead_letter_entry(m) for m in kept]
-        entries.sort(key=lambda e: (e.dead_at or datetime.max.replace(tzinfo=UTC), e.id))
-        return entries
+    def _dlq_id(self, raw: dict) -> str:
+        return raw["MessageId"]
 
-    def _dead_letter_entry(self, message: dict) -> DeadLetter:
+    def _dlq_release(self, raws: Sequence[dict]) -> None:
+        if raws:
+            self._change_visibility(self._dlq(), [m["ReceiptHandle"] for m in raws], 0)
+
+    def _dlq_delete(self, raws: Sequence[dict]) -> int:
+        return self._delete(self._dlq(), [m["ReceiptHandle"] for m in raws]) if raws else 0
+
+    def _send_to_main(self, raws: Sequence[dict]) -> list[SendResult]:
+        results = self._send(self._main(), [(i, m["Body"], {}) for i, m in enumerate(raws)])
+        return [results[i] for i in range(len(raws))]
+
+    def _dlq_entry(self, message: dict) -> DeadLetter:
         attributes = message.get("MessageAttributes", {})
         try:
             reason = attributes[ATTR_REASON]["StringValue"]
@@ -542,55 +515,6 @@ class SQSQueue(QueueBackend):
             sent_ms = int(message.get("Attributes", {}).get("SentTimestamp", 0))
             dead_at = datetime.fromtimestamp(sent_ms / 1000, UTC) if sent_ms else None
         return DeadLetter(message["MessageId"], message["Body"], receives, dead_at, reason)
-
-    def dlq_move(self, ids: Sequence[str]) -> MoveResult:
-        """Receive the entries from the DLQ, send them to the main queue, and
-        delete from the DLQ only those that were sent (paced by DLQ_REPLAY_RATE)."""
-        result = MoveResult()
-        wanted = set(ids)
-        if not wanted:
-            return result
-        dlq, main = self._dlq(), self._main()
-        kept, rest = self._scan(
-            dlq, wanted=lambda m: m["MessageId"] in wanted, enough=lambda k: len(k) >= len(wanted)
-        )
-        self._release_all(dlq, rest)
-        pace = RateLimit(settings.DLQ_REPLAY_RATE)
-        for chunk in _chunks(kept):
-            pace.wait(len(chunk))
-            try:
-                results = self._send(main, [(i, m["Body"], {}) for i, m in enumerate(chunk)])
-            except QueueError as exc:
-                results = {i: SendResult(False, str(exc)) for i in range(len(chunk))}
-            sent = [m for i, m in enumerate(chunk) if results[i].ok]
-            unsent = [m for i, m in enumerate(chunk) if not results[i].ok]
-            try:
-                self._delete(dlq, [m["ReceiptHandle"] for m in sent])
-            except QueueError as exc:
-                # On the main queue and still in the DLQ: the sender skips the
-                # duplicate once the first copy is delivered.
-                logger.warning("Moved messages could not be deleted from the DLQ: %s", exc)
-            self._release_all(dlq, unsent)
-            result.moved.extend(m["MessageId"] for m in sent)
-            result.failed.update(
-                {m["MessageId"]: results[i].error for i, m in enumerate(chunk) if not results[i].ok}
-            )
-        for missing in wanted - {m["MessageId"] for m in kept}:
-            result.failed[missing] = "not in the dead-letter queue"
-        return result
-
-    def dlq_purge(self, ids: Sequence[str] | None = None) -> int:
-        url = self._dlq()
-        wanted = None if ids is None else set(ids)
-        if wanted is not None and not wanted:
-            return 0
-        kept, rest = self._scan(
-            url,
-            wanted=lambda m: wanted is None or m["MessageId"] in wanted,
-            enough=lambda k: wanted is not None and len(k) >= len(wanted),
-        )
-        self._release_all(url, rest)
-        return self._delete(url, [m["ReceiptHandle"] for m in kept])
 
     def ensure(self) -> None:
         """Create the DLQ and the main queue if missing, and set the main
