@@ -20,6 +20,7 @@ from django.db import DEFAULT_DB_ALIAS, connections, models, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from retry_admin import policy
 from retry_admin.channels.registry import CHANNEL_CHOICES
 
 # Templates
@@ -220,27 +221,12 @@ class MessageLogQuerySet(models.QuerySet):
         )
 
     def eligible_for_retry(self, now: datetime) -> "MessageLogQuerySet":
-        """The seed rules: failed, retries left, quiet for MESSAGE_RETRY_AFTER_HOURS,
-        in a batch (and past ``next_retry_at`` with exponential backoff)."""
-        cutoff = now - timezone.timedelta(hours=settings.MESSAGE_RETRY_AFTER_HOURS)
-        qs = self.filter(
-            status=Status.FAILED,
-            retry_count__lt=settings.MAX_MESSAGE_RETRY_COUNT,
-            updated_at__lte=cutoff,
-            batch__isnull=False,
-            batch__template__isnull=False,
-        )
-        if settings.RETRY_BACKOFF == "exponential":
-            qs = qs.filter(Q(next_retry_at__isnull=True) | Q(next_retry_at__lte=now))
-        return qs
+        """What the retry cycle may take now (``policy.eligible_q``)."""
+        return self.filter(policy.eligible_q(now))
 
     def out_of_retries(self) -> "MessageLogQuerySet":
-        """Failed logs that can never be retried: max reached, or batch/template gone."""
-        return self.filter(status=Status.FAILED).filter(
-            Q(retry_count__gte=settings.MAX_MESSAGE_RETRY_COUNT)
-            | Q(batch__isnull=True)
-            | Q(batch__template__isnull=True)
-        )
+        """Failed logs that can never be retried (``policy.never_retried_q``)."""
+        return self.filter(policy.never_retried_q())
 
 
 class MessageLog(models.Model):

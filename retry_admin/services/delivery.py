@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
+from retry_admin import policy
 from retry_admin.channels import ChannelError, OutgoingMessage, UnknownChannel, get_channel
 from retry_admin.models import DeliveryAttempt, MessageLog, render_template
 
@@ -59,7 +60,7 @@ def prepare(delivery: Delivery) -> None:
     log = delivery.log
     batch = log.batch
     if batch is None or batch.template is None:
-        delivery.outcome, delivery.error = Outcome.PERMANENT, "Batch or template no longer exists"
+        delivery.outcome, delivery.error = Outcome.PERMANENT, policy.BATCH_OR_TEMPLATE_GONE
         return
     try:
         body = render_template(batch.template.body, log.context or {}, log.recipient)

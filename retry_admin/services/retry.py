@@ -26,9 +26,10 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
-from django.db.models import F, Q
+from django.db.models import F
 from django.utils import timezone
 
+from retry_admin import policy
 from retry_admin.locks import held_lock, lock_is_held
 from retry_admin.models import (
     AuditEvent,
@@ -40,7 +41,6 @@ from retry_admin.models import (
     error_signature,
 )
 from retry_admin.services.audit import actor_name, audit_record
-from retry_admin.services.backoff import next_retry_at
 from retry_admin.services.dispatch import dispatch
 from retry_admin.services.dlq import dlq_replay_messages
 from retry_admin.services.events import message_events_record
@@ -49,7 +49,7 @@ logger = logging.getLogger(__name__)
 
 CHUNK = 1000
 CYCLE_LOCK = "retry-cycle"
-BATCH_OR_TEMPLATE_GONE = "Batch or template no longer exists"
+BATCH_OR_TEMPLATE_GONE = policy.BATCH_OR_TEMPLATE_GONE
 INTERRUPTED = "Interrupted: the process running it stopped before it finished"
 
 
@@ -57,19 +57,9 @@ class RetryCycleBusy(Exception):
     """Another retry cycle is running; this one did nothing."""
 
 
-def _invalid_reason(recipient: str, context: object) -> str | None:
-    if not recipient or not recipient.strip():
-        return "no recipient"
-    if not isinstance(context, dict):
-        return "context is not an object"
-    return None
-
-
 def _sweep_permanent(now) -> int:
     """Failed messages that can never be retried become permanently failed."""
-    gone = MessageLog.objects.filter(status=Status.FAILED).filter(
-        Q(batch__isnull=True) | Q(batch__template__isnull=True)
-    )
+    gone = MessageLog.objects.filter(status=Status.FAILED).filter(policy.gone_q())
     swept = MessageLog.objects.filter(id__in=gone.values("id")).update(
         status=Status.PERMANENTLY_FAILED,
         last_error=BATCH_OR_TEMPLATE_GONE,
@@ -77,9 +67,9 @@ def _sweep_permanent(now) -> int:
         next_retry_at=None,
         updated_at=now,
     )
-    swept += MessageLog.objects.filter(
-        status=Status.FAILED, retry_count__gte=settings.MAX_MESSAGE_RETRY_COUNT
-    ).update(status=Status.PERMANENTLY_FAILED, next_retry_at=None, updated_at=now)
+    swept += MessageLog.objects.filter(policy.exhausted_q()).update(
+        status=Status.PERMANENTLY_FAILED, next_retry_at=None, updated_at=now
+    )
     return swept
 
 
@@ -95,7 +85,7 @@ def _claim_chunk(now, after: uuid.UUID | None, limit: int) -> tuple[list[tuple],
         rows = list(qs.order_by("id").values_list("id", "recipient", "context")[:limit])
         valid = []
         for pk, recipient, context in rows:
-            reason = _invalid_reason(recipient, context)
+            reason = policy.invalid_reason(recipient, context)
             if reason:
                 logger.warning("Retry cycle skipped message %s: %s", pk, reason)
             else:
@@ -119,7 +109,7 @@ def _fail_unqueued(ids: Sequence[uuid.UUID], error: str) -> tuple[int, int]:
     now = timezone.now()
     base = MessageLog.objects.filter(id__in=ids, status=Status.PENDING, enqueued_at__isnull=True)
     signature = error_signature(error)
-    permanent = base.filter(retry_count__gte=settings.MAX_MESSAGE_RETRY_COUNT).update(
+    permanent = base.filter(retry_count__gte=policy.max_retries()).update(
         status=Status.PERMANENTLY_FAILED,
         last_error=error,
         error_signature=signature,
@@ -135,7 +125,7 @@ def _fail_unqueued(ids: Sequence[uuid.UUID], error: str) -> tuple[int, int]:
     if settings.RETRY_BACKOFF == "exponential":
         rows = list(MessageLog.objects.filter(id__in=ids, status=Status.FAILED).only("retry_count"))
         for log in rows:
-            log.next_retry_at = next_retry_at(retry_count=log.retry_count, now=now)
+            log.next_retry_at = policy.next_retry_at(retry_count=log.retry_count, now=now)
         MessageLog.objects.bulk_update(rows, ["next_retry_at"], batch_size=500)
     return still, permanent
 
@@ -146,7 +136,7 @@ def _plan(now) -> RetryRun:
     invalid = sum(
         1
         for recipient, context in eligible.values_list("recipient", "context").iterator(2000)
-        if _invalid_reason(recipient, context)
+        if policy.invalid_reason(recipient, context)
     )
     selected = eligible.count()
     limit = settings.RETRY_CYCLE_LIMIT or None

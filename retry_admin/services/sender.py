@@ -30,6 +30,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from retry_admin import policy
 from retry_admin.envelope import Envelope, InvalidEnvelope, decode
 from retry_admin.models import (
     Batch,
@@ -42,7 +43,6 @@ from retry_admin.models import (
 )
 from retry_admin.queues import QueueBackend, QueueError, get_backend
 from retry_admin.queues.base import ReceivedMessage
-from retry_admin.services.backoff import next_retry_at
 from retry_admin.services.delivery import Delivery, deliver
 from retry_admin.services.dlq import messages_dead_letter
 from retry_admin.services.health import heartbeat
@@ -270,13 +270,12 @@ def _record(deliveries: list[Delivery], *, lease_token: uuid.UUID) -> Counter:
         if d.outcome == Outcome.SENT:
             sent_by_receives.setdefault(d.receive_count, []).append(log.pk)
             continue
-        out_of_retries = log.retry_count >= settings.MAX_MESSAGE_RETRY_COUNT
-        if d.outcome == Outcome.PERMANENT or out_of_retries:
+        if d.outcome == Outcome.PERMANENT or policy.is_exhausted(log.retry_count):
             log.status = Status.PERMANENTLY_FAILED
             log.next_retry_at = None
         else:
             log.status = Status.FAILED
-            log.next_retry_at = next_retry_at(retry_count=log.retry_count, now=now)
+            log.next_retry_at = policy.next_retry_at(retry_count=log.retry_count, now=now)
         log.last_error = d.error
         log.error_signature = error_signature(d.error)
         log.attempt_count += 1

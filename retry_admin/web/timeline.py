@@ -3,11 +3,11 @@ the log itself, its delivery attempts, its events, admin actions aimed at it,
 and its entry in the dead-letter queue if it is there now."""
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from django.conf import settings
 from django.db.models import Count
 
+from retry_admin import policy
 from retry_admin.models import (
     AuditEvent,
     DeliveryAttempt,
@@ -165,14 +165,12 @@ def message_retries(message: MessageLog) -> dict:
 
 def retry_outlook(message: MessageLog, next_cycle: datetime | None) -> str:
     """When, if ever, the retry cycle will pick this message up."""
-    limit = settings.MAX_MESSAGE_RETRY_COUNT
+    limit = policy.max_retries()
     if message.status != Status.FAILED:
         return ""
-    if message.retry_count >= limit:
+    if policy.is_exhausted(message.retry_count):
         return f"Out of retries ({message.retry_count} of {limit}): the next cycle gives up on it."
-    eligible = message.updated_at + timedelta(hours=settings.MESSAGE_RETRY_AFTER_HOURS)
-    if message.next_retry_at and message.next_retry_at > eligible:
-        eligible = message.next_retry_at
+    eligible = policy.retry_due_at(updated_at=message.updated_at, next_retry=message.next_retry_at)
     text = f"Retry {message.retry_count + 1} of {limit} is due from {stamp(eligible)}"
     if next_cycle:
         text += f"; the next retry cycle runs at {stamp(next_cycle)}"

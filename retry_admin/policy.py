@@ -1,0 +1,88 @@
+"""The seed retry rules, in one place.
+
+Every caller that asks "may this message be retried, and when?" asks here:
+the retry cycle's selection, its dry run and its sweep, the sender recording
+a failure, a failed re-enqueue, and the message page's outlook.
+
+* **eligible**: status ``failed``, ``retry_count < MAX_MESSAGE_RETRY_COUNT``,
+  quiet for ``MESSAGE_RETRY_AFTER_HOURS`` (``updated_at`` at or before
+  ``now`` minus that), still in a batch with a template, and, with
+  exponential backoff, past its own ``next_retry_at``.
+* **exhausted**: ``retry_count`` has reached ``MAX_MESSAGE_RETRY_COUNT``; a
+  failure then is permanent.
+* **gone**: its batch or the batch's template no longer exists; it can never
+  be rendered again, so it is permanently failed.
+* **invalid**: no recipient, or a context that is not an object; the cycle
+  skips it and logs why.
+* **next retry time**: with ``RETRY_BACKOFF=fixed`` (the seed) none of its
+  own; with ``exponential`` the wait doubles per retry made, ±20 % jitter so
+  a failed batch does not come back as one wave.
+"""
+
+import random
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db.models import Q
+
+FAILED = "failed"  # Status.FAILED; models import this module, not the reverse
+BATCH_OR_TEMPLATE_GONE = "Batch or template no longer exists"
+
+
+def max_retries() -> int:
+    return settings.MAX_MESSAGE_RETRY_COUNT
+
+
+def is_exhausted(retry_count: int) -> bool:
+    return retry_count >= settings.MAX_MESSAGE_RETRY_COUNT
+
+
+def gone_q() -> Q:
+    return Q(batch__isnull=True) | Q(batch__template__isnull=True)
+
+
+def exhausted_q() -> Q:
+    """Failed logs out of retries."""
+    return Q(status=FAILED, retry_count__gte=settings.MAX_MESSAGE_RETRY_COUNT)
+
+
+def never_retried_q() -> Q:
+    """Failed logs the cycle can never retry: out of retries, or gone."""
+    return exhausted_q() | (Q(status=FAILED) & gone_q())
+
+
+def eligible_q(now: datetime) -> Q:
+    cutoff = now - timedelta(hours=settings.MESSAGE_RETRY_AFTER_HOURS)
+    q = Q(
+        status=FAILED,
+        retry_count__lt=settings.MAX_MESSAGE_RETRY_COUNT,
+        updated_at__lte=cutoff,
+        batch__isnull=False,
+        batch__template__isnull=False,
+    )
+    if settings.RETRY_BACKOFF == "exponential":
+        q &= Q(next_retry_at__isnull=True) | Q(next_retry_at__lte=now)
+    return q
+
+
+def invalid_reason(recipient: str, context: object) -> str | None:
+    if not recipient or not recipient.strip():
+        return "no recipient"
+    if not isinstance(context, dict):
+        return "context is not an object"
+    return None
+
+
+def next_retry_at(*, retry_count: int, now: datetime) -> datetime | None:
+    """When a message that just failed has waited enough, by its own clock
+    (``None``: the cycle's ``MESSAGE_RETRY_AFTER_HOURS`` rule alone decides)."""
+    if settings.RETRY_BACKOFF != "exponential":
+        return None
+    base = settings.MESSAGE_RETRY_AFTER_HOURS * 3600 * (2**retry_count)
+    return now + timedelta(seconds=base * random.uniform(0.8, 1.2))
+
+
+def retry_due_at(*, updated_at: datetime, next_retry: datetime | None) -> datetime:
+    """The earliest moment a failed message with retries left is eligible."""
+    due = updated_at + timedelta(hours=settings.MESSAGE_RETRY_AFTER_HOURS)
+    return max(due, next_retry) if next_retry else due
