@@ -200,7 +200,7 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 
-# Retry Admin: the public contract of DESIGN.md
+# Retry Admin: the public contract of docs/design.md
 
 QUEUE_BACKEND = env_choice("QUEUE_BACKEND", "db", BACKENDS)
 QUEUE_NAME = env_str("QUEUE_NAME", "batch-messages")

@@ -26,7 +26,6 @@ from retry_admin.channels.registry import CHANNEL_CHOICES
 # Templates
 
 PLACEHOLDER_RE = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
-BUILTIN_PLACEHOLDERS = frozenset({"recipient"})
 
 
 def template_placeholders(body: str) -> set[str]:
@@ -69,10 +68,6 @@ class Template(models.Model):
 
     def __str__(self) -> str:
         return self.name
-
-    @property
-    def placeholders(self) -> set[str]:
-        return template_placeholders(self.body)
 
     def render(self, context: dict, recipient: str) -> str:
         return render_template(self.body, context, recipient)
@@ -196,18 +191,6 @@ class MessageLogQuerySet(models.QuerySet):
 
     def mark_enqueued(self, now: datetime) -> int:
         return self.update(enqueued_at=now, updated_at=now)
-
-    def mark_sent(self, now: datetime) -> int:
-        return self.filter(status=Status.PENDING).update(
-            status=Status.SENT,
-            sent_at=now,
-            updated_at=now,
-            last_error="",
-            next_retry_at=None,
-            lease_token=None,
-            lease_expires_at=None,
-            attempt_count=F("attempt_count") + 1,
-        )
 
     def mark_dead_lettered(self, now: datetime, reason: str) -> int:
         return self.exclude(status=Status.SENT).update(

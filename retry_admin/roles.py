@@ -1,4 +1,4 @@
-"""Who may do what (DESIGN.md, Roles). Pages, API and commands all ask here."""
+"""Who may do what (docs/design.md, Roles). Pages, API and commands all ask here."""
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, Group
 

@@ -4,7 +4,8 @@
 #   scripts/azurite.sh           install if missing, then run it in the foreground
 # Ports come from AZURITE_BLOB_PORT / AZURITE_QUEUE_PORT / AZURITE_TABLE_PORT
 # (default 10000-10002, what UseDevelopmentStorage=true expects). The flags are
-# the ones RECIPES.md records as working with the SDK versions we pin.
+# the ones known to work with the SDK versions we pin: --skipApiVersionCheck
+# because azure-storage-queue sends an API version newer than Azurite knows.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PREFIX=.tools/azurite

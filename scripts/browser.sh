@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The browser the Playwright tests drive: Debian's Chromium at /usr/bin/chromium
-# (`playwright install` cannot download browsers here; see RECIPES.md).
+# (`playwright install` downloads browser builds, which machines without
+# general internet access cannot do; Debian's package needs only apt).
 # Idempotent: does nothing when it is already installed. If it cannot be
 # installed, CI=true fails here; elsewhere the browser tests skip, saying why.
 set -uo pipefail

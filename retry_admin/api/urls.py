@@ -1,4 +1,4 @@
-"""/api/: the public contract of DESIGN.md (paths are stable; the seed paths
+"""/api/: the public contract of docs/design.md (paths are stable; the seed paths
 keep their seed systems' casing)."""
 
 from django.urls import path, re_path

@@ -26,10 +26,6 @@ class QueueError(Exception):
     """
 
 
-class MessageTooLarge(QueueError):
-    pass
-
-
 @dataclass(frozen=True)
 class ReceivedMessage:
     handle: str  # opaque receipt: what ack / release / dead_letter take

@@ -1,6 +1,6 @@
 """Retrying failed messages: the scheduled cycle and the one-click retry.
 
-The cycle follows the seed rules of DESIGN.md exactly:
+The cycle follows the seed rules of docs/design.md exactly:
 
 * eligible: status ``failed``, ``retry_count < MAX_MESSAGE_RETRY_COUNT``,
   ``updated_at <= now - MESSAGE_RETRY_AFTER_HOURS`` (and ``next_retry_at <=

@@ -1,4 +1,4 @@
-"""The console's pages (DESIGN.md) and their actions."""
+"""The console's pages (docs/design.md) and their actions."""
 
 from django.contrib.auth import views as auth_views
 from django.urls import path

@@ -1,5 +1,5 @@
 """The delivery guarantees under real concurrency: several workers, each with its
-own database connection, started at the same instant (DESIGN.md, "Scale path").
+own database connection, started at the same instant (docs/design.md, "Scale path").
 
 Workers are threads rather than processes so a test can count what each one
 did; every thread closes its connection so the test database can be dropped.

@@ -1,4 +1,4 @@
-"""Sign-in, roles and the 403 that changes nothing (DESIGN.md, Roles)."""
+"""Sign-in, roles and the 403 that changes nothing (docs/design.md, Roles)."""
 
 import pytest
 from django.test import Client

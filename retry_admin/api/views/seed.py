@@ -1,5 +1,5 @@
 """The endpoints existing clients already call, with the seed systems' paths
-and response shapes (DESIGN.md, Public contract)."""
+and response shapes (docs/design.md, Public contract)."""
 
 from django.utils import timezone
 from drf_spectacular.utils import (
