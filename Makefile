@@ -23,6 +23,7 @@ run: install
 
 test: install
 	bash scripts/browser.sh
+	$(VENV)/bin/lint-imports --no-cache
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: install
