@@ -332,7 +332,7 @@ DLQ_REPLAY_RATE = env_float("DLQ_REPLAY_RATE", 50, minimum=0, maximum=100_000)
 # base64 is what Azure Functions and the older SDKs read and write; text is raw XML text.
 AZURE_QUEUE_ENCODING = env_choice("AZURE_QUEUE_ENCODING", "base64", ["base64", "text"])
 if QUEUE_BACKEND == "sqs":
-    from retry_admin.queues.sqs import _region_from_url
+    from retry_admin.queues.sqs.wire import region_from_url as _region_from_url
 
     # boto3 may still find a region in an AWS config file; without one, the
     # first receive would fail with NoRegionError long after start-up.

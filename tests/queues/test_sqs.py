@@ -164,7 +164,7 @@ def test_missing_credentials_are_named(request, settings, db, monkeypatch, tmp_p
 def test_aws_error_codes_become_messages(code, expected):
     from botocore.exceptions import ClientError
 
-    from retry_admin.queues.sqs import _aws
+    from retry_admin.queues.sqs.wire import aws_errors as _aws
 
     error = ClientError({"Error": {"Code": code, "Message": "m"}}, "SendMessageBatch")
     with pytest.raises(QueueError, match=expected), _aws("SendMessageBatch", "queue-url"):

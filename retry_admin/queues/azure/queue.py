@@ -1,42 +1,31 @@
-"""Azure Storage Queue: the only module that imports azure-storage-queue, and
-only when first used, so the embedded default needs no Azure libraries.
-
-Where: ``AZURE_STORAGE_CONNECTION_STRING`` (``UseDevelopmentStorage=true`` for
-Azurite on its default ports), queue ``QUEUE_NAME`` and its poison queue
-``<QUEUE_NAME>-poison``, the Azure Functions convention, so existing tooling
-recognises it. A poison message is the original message, unchanged, as
-Functions leaves it: no reason or receive count travels with it (the message
-log has both), and ``DeadLetter.dead_at`` is when it entered the poison queue.
-
-Limits Azure sets, checked here before anything is sent: 64 KiB per message
-after encoding (``AZURE_QUEUE_ENCODING``: base64, what Functions and the older
-SDKs use, or XML text), 32 messages per receive and per peek, a visibility
-timeout of at most 7 days. There is no batch send, so a list is sent over a
-small thread pool; there is no long polling either.
-
-Received bodies are decoded leniently: content that is not base64 (put there
-by another tool as plain text) is taken as it is, and the sender dead-letters
-it if it is not our envelope, instead of one bad message failing the receive.
-
-A receipt handle here carries the message id, the pop receipt, the raw
-content and the dequeue count, so ``dead_letter`` can copy the message to the
-poison queue exactly as it was.
-"""
+"""The Azure Storage Queue transport (see the package docstring)."""
 
 import base64
 import binascii
 import json
 import logging
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager, suppress
+from contextlib import suppress
 from datetime import UTC
 from typing import Any
 from xml.sax.saxutils import escape
 
 from django.conf import settings
 
+from retry_admin.queues.azure.wire import (
+    MAX_MESSAGE_BYTES,
+    MAX_PER_CALL,
+    MAX_VISIBILITY_SECONDS,
+    NEVER_EXPIRE,
+    THREADS,
+    azure_errors,
+    error_code,
+    is_gone,
+    pack,
+    unpack,
+)
 from retry_admin.queues.base import (
     XML_UNSAFE,
     DeadLetter,
@@ -45,87 +34,12 @@ from retry_admin.queues.base import (
     ReceivedMessage,
     SendResult,
 )
-from retry_admin.queues.scanning import SCAN_VISIBILITY_SECONDS, ReceivingDeadLetters, oldest_first
+from retry_admin.queues.remote import SCAN_VISIBILITY_SECONDS, RemoteQueue, oldest_first
 
 logger = logging.getLogger(__name__)
 
-MAX_MESSAGE_BYTES = 64 * 1024
-MAX_PER_CALL = 32
-MAX_VISIBILITY_SECONDS = 7 * 24 * 3600
-THREADS = 8
-NEVER_EXPIRE = -1  # Azure drops messages after 7 days unless told otherwise
 
-_GONE = {"MessageNotFound", "PopReceiptMismatch"}
-
-
-@contextmanager
-def _azure(action: str, where: str) -> Iterator[None]:
-    """Turn what the Azure SDK raises into a ``QueueError`` that says what to fix."""
-    from azure.core.exceptions import (
-        AzureError,
-        ClientAuthenticationError,
-        HttpResponseError,
-        ResourceNotFoundError,
-        ServiceRequestError,
-        ServiceResponseError,
-    )
-
-    try:
-        yield
-    except ResourceNotFoundError as exc:
-        raise QueueError(
-            f"Azure queue {where} does not exist (create it with `manage.py "
-            "setup_retry_admin`, or check QUEUE_NAME and the storage account)"
-        ) from exc
-    except ClientAuthenticationError as exc:
-        raise QueueError(
-            f"Azure Storage refused the credentials for {action} on {where}: check the "
-            f"account key or SAS in AZURE_STORAGE_CONNECTION_STRING ({_code(exc)})"
-        ) from exc
-    except HttpResponseError as exc:
-        code = _code(exc)
-        if exc.status_code in (500, 503) or code in ("ServerBusy", "OperationTimedOut"):
-            text = f"Azure Storage is busy or throttling {action} on {where}; try again later"
-        elif exc.status_code == 403:
-            text = f"Azure Storage refused {action} on {where}: check the credentials"
-        else:
-            text = f"Azure Storage {action} on {where} failed"
-        raise QueueError(f"{text} ({code}: {_first_line(exc)})") from exc
-    except (ServiceRequestError, ServiceResponseError) as exc:
-        raise QueueError(
-            f"Azure Storage endpoint unreachable for {action} on {where}: {_first_line(exc)}"
-        ) from exc
-    except AzureError as exc:
-        raise QueueError(f"Azure Storage {action} on {where} failed: {_first_line(exc)}") from exc
-
-
-def _code(exc: Exception) -> str:
-    code = getattr(exc, "error_code", None)
-    return str(getattr(code, "value", code) or getattr(exc, "status_code", "") or "?")
-
-
-def _first_line(exc: Exception) -> str:
-    return (str(exc).strip().splitlines() or [exc.__class__.__name__])[0]
-
-
-def _gone(exc: Exception) -> bool:
-    """The message was deleted, or re-received by someone else since."""
-    return _code(exc) in _GONE
-
-
-def _pack(message: Any) -> str:
-    return json.dumps([message.id, message.pop_receipt, message.content, message.dequeue_count])
-
-
-def _unpack(handle: str) -> tuple[str, str, str, int]:
-    try:
-        message_id, pop_receipt, content, count = json.loads(handle)
-    except (TypeError, ValueError):
-        raise QueueError(f"Not a receipt handle of the Azure queue: {handle[:80]!r}") from None
-    return message_id, pop_receipt, content, count
-
-
-class AzureStorageQueue(ReceivingDeadLetters):
+class AzureStorageQueue(RemoteQueue):
     dlq_label = "poison queue"
     move_chunk = MAX_PER_CALL
     name = "azure"
@@ -224,7 +138,7 @@ class AzureStorageQueue(ReceivingDeadLetters):
 
         def put(content: str) -> SendResult | QueueError:
             try:
-                with _azure("send", repr(name)):
+                with azure_errors("send", repr(name)):
                     queue.send_message(content, visibility_timeout=delay, time_to_live=NEVER_EXPIRE)
             except QueueError as exc:
                 return exc
@@ -239,7 +153,7 @@ class AzureStorageQueue(ReceivingDeadLetters):
     def _get(self, name: str, count: int, visibility: int) -> list[Any]:
         queue = self._queue(name)
         count = min(count, MAX_PER_CALL)
-        with _azure("receive", repr(name)):
+        with azure_errors("receive", repr(name)):
             return list(
                 queue.receive_messages(
                     messages_per_page=count,
@@ -256,15 +170,17 @@ class AzureStorageQueue(ReceivingDeadLetters):
             from azure.core.exceptions import HttpResponseError
 
             try:
-                with _azure("delete", repr(name)):
+                with azure_errors("delete", repr(name)):
                     try:
                         queue.delete_message(*pair)
                     except HttpResponseError as exc:
-                        if not _gone(exc):
+                        if not is_gone(exc):
                             raise
                         # It comes back after its visibility timeout; the
                         # sender skips a message whose log has an outcome.
-                        logger.warning("Azure did not delete message %s: %s", pair[0], _code(exc))
+                        logger.warning(
+                            "Azure did not delete message %s: %s", pair[0], error_code(exc)
+                        )
                         return False
             except QueueError as exc:
                 return exc
@@ -281,13 +197,15 @@ class AzureStorageQueue(ReceivingDeadLetters):
             from azure.core.exceptions import HttpResponseError
 
             try:
-                with _azure("update", repr(name)):
+                with azure_errors("update", repr(name)):
                     try:
                         queue.update_message(*pair, visibility_timeout=delay)
                     except HttpResponseError as exc:
-                        if not _gone(exc):
+                        if not is_gone(exc):
                             raise
-                        logger.warning("Azure did not release message %s: %s", pair[0], _code(exc))
+                        logger.warning(
+                            "Azure did not release message %s: %s", pair[0], error_code(exc)
+                        )
                         return False
             except QueueError as exc:
                 return exc
@@ -303,7 +221,7 @@ class AzureStorageQueue(ReceivingDeadLetters):
         return sum(1 for o in outcomes if o)
 
     def _approximate_count(self, name: str) -> int:
-        with _azure("get properties", repr(name)):
+        with azure_errors("get properties", repr(name)):
             return self._queue(name).get_queue_properties().approximate_message_count or 0
 
     # Main queue
@@ -325,28 +243,18 @@ class AzureStorageQueue(ReceivingDeadLetters):
             results.update(zip((index for index, _ in todo), sent, strict=True))
         return [results[index] for index in range(len(bodies))]
 
-    def receive(self, max_messages: int, *, visibility_timeout: int) -> list[ReceivedMessage]:
-        """Receive in pages of 32 while messages keep coming (no long polling)."""
-        received: list[ReceivedMessage] = []
-        while len(received) < max_messages:
-            try:
-                page = self._get(self.queue_name, max_messages - len(received), visibility_timeout)
-            except QueueError:
-                if not received:
-                    raise
-                break
-            if not page:
-                break
-            received.extend(
-                ReceivedMessage(_pack(m), self._decode(m.content), m.dequeue_count) for m in page
-            )
-        return received
+    def _receive_page(
+        self, count: int, *, visibility_timeout: int, first: bool
+    ) -> list[ReceivedMessage]:
+        """Azure has no long polling: every call answers at once."""
+        page = self._get(self.queue_name, count, visibility_timeout)
+        return [ReceivedMessage(pack(m), self._decode(m.content), m.dequeue_count) for m in page]
 
     def ack(self, handles: Sequence[str]) -> None:
-        self._delete(self.queue_name, [_unpack(h)[:2] for h in handles])
+        self._delete(self.queue_name, [unpack(h)[:2] for h in handles])
 
     def release(self, handles: Sequence[str], *, delay_seconds: int = 0) -> None:
-        self._show(self.queue_name, [_unpack(h)[:2] for h in handles], delay_seconds)
+        self._show(self.queue_name, [unpack(h)[:2] for h in handles], delay_seconds)
 
     def extend(self, handles: Sequence[str], *, visibility_timeout: int) -> dict[str, str]:
         """Each update gives the message a new pop receipt, so a new handle."""
@@ -356,18 +264,18 @@ class AzureStorageQueue(ReceivingDeadLetters):
         def update(handle: str) -> str | None:
             from azure.core.exceptions import HttpResponseError
 
-            message_id, pop_receipt, content, count = _unpack(handle)
+            message_id, pop_receipt, content, count = unpack(handle)
             try:
-                with _azure("update", repr(self.queue_name)):
+                with azure_errors("update", repr(self.queue_name)):
                     try:
                         updated = queue.update_message(
                             message_id, pop_receipt, visibility_timeout=seconds
                         )
                     except HttpResponseError as exc:
-                        if not _gone(exc):
+                        if not is_gone(exc):
                             raise
                         logger.warning(
-                            "Azure did not extend message %s: %s", message_id, _code(exc)
+                            "Azure did not extend message %s: %s", message_id, error_code(exc)
                         )
                         return None
             except QueueError as exc:
@@ -378,22 +286,15 @@ class AzureStorageQueue(ReceivingDeadLetters):
         renewed = self._map(update, list(handles))
         return {old: new for old, new in zip(handles, renewed, strict=True) if new is not None}
 
-    def dead_letter(self, handles: Sequence[str], *, reason: str) -> None:
-        """Copy to the poison queue unchanged, then delete from the main queue
-        what was copied. (``reason`` is logged: a poison message carries none.)"""
-        if not handles:
-            return
-        unpacked = [_unpack(h) for h in handles]
-        results = self._put(self.poison_name, [content for _, _, content, _ in unpacked])
-        copied = [(m[0], m[1]) for m, r in zip(unpacked, results, strict=True) if r.ok]
-        self._delete(self.queue_name, copied)
-        logger.info("Moved %d message(s) to %s: %s", len(copied), self.poison_name, reason)
-        failed = {m[0]: r.error for m, r in zip(unpacked, results, strict=True) if not r.ok}
-        if failed:
-            raise QueueError(
-                f"{len(failed)} message(s) could not be copied to the poison queue and stay "
-                f"on the main queue: {failed}"
-            )
+    def _handle_id(self, handle: str) -> str:
+        return unpack(handle)[0]
+
+    def _copy_to_dlq(self, handles: Sequence[str], *, reason: str) -> list[SendResult]:
+        """Unchanged: a poison message carries no reason (it is logged, and the
+        message log has it)."""
+        results = self._put(self.poison_name, [unpack(h)[2] for h in handles])
+        logger.info("Moving %d message(s) to %s: %s", len(handles), self.poison_name, reason)
+        return results
 
     def depth(self) -> QueueDepth:
         """Azure reports one approximate count that includes invisible
@@ -438,7 +339,7 @@ class AzureStorageQueue(ReceivingDeadLetters):
         if goal <= 0:
             return []
         ask = MAX_PER_CALL if wanted is not None else min(goal, MAX_PER_CALL)
-        with _azure("peek", repr(self.poison_name)):
+        with azure_errors("peek", repr(self.poison_name)):
             peeked = list(self._queue(self.poison_name).peek_messages(max_messages=ask))
         found = [m for m in peeked if wanted is None or m.id in wanted][:goal]
         if len(found) < goal and len(peeked) == ask:
@@ -450,5 +351,5 @@ class AzureStorageQueue(ReceivingDeadLetters):
         from azure.core.exceptions import ResourceExistsError
 
         for name in (self.queue_name, self.poison_name):
-            with _azure("create", repr(name)), suppress(ResourceExistsError):
+            with azure_errors("create", repr(name)), suppress(ResourceExistsError):
                 self._queue(name).create_queue()

@@ -1,193 +1,57 @@
-"""Amazon SQS: the only module that imports boto3, and only when first used,
-so the embedded default needs no AWS libraries or credentials.
-
-Where: ``SQS_QUEUE_URL`` (or the queue named ``QUEUE_NAME`` in the account and
-region of the credentials) and ``SQS_DLQ_URL`` (or ``<main queue name>-dlq``);
-``AWS_ENDPOINT_URL`` for a local endpoint; credentials from the standard AWS
-chain. Standard queues only: FIFO queues need group ids we do not assign.
-
-Limits SQS sets, checked here before anything is sent: 10 entries and 256 KiB
-per SendMessageBatch, XML-safe characters only, 10 messages per receive, a
-delay of at most 900 s and a visibility timeout of at most 12 h.
-
-The dead-letter queue: the sender itself dead-letters a message received more
-than ``QUEUE_MAX_RECEIVES`` times (``dead_letter`` sends it to the DLQ with the
-reason as message attributes, then deletes it from the main queue). The redrive
-policy that ``ensure`` sets, ``maxReceiveCount = QUEUE_MAX_RECEIVES + 1``, is
-the safety net for a message no sender got to dead-letter; its log still says
-pending, and ``services.dlq.dlq_reconcile`` catches up with it (``redrives``).
-
-SQS cannot read a message without receiving it, so the DLQ operations scan:
-receive with a short visibility timeout, keep what was asked for, and at once
-make the rest visible again. ``DeadLetter.id`` is the SQS MessageId, which
-survives any number of scans. A move sends to the main queue first and deletes
-from the DLQ only what was sent, paced by ``DLQ_REPLAY_RATE``.
-
-A receipt handle here carries the SQS receipt handle, the message id, the
-receive count and the body, so ``dead_letter`` can copy a message to the DLQ
-without receiving it again.
-"""
+"""The SQS transport (see the package docstring)."""
 
 import json
 import logging
-import re
 import threading
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlparse
 
 from django.conf import settings
 
 from retry_admin.queues.base import (
-    XML_UNSAFE,
     DeadLetter,
     QueueDepth,
     QueueError,
     ReceivedMessage,
     SendResult,
 )
-from retry_admin.queues.scanning import SCAN_VISIBILITY_SECONDS, ReceivingDeadLetters
+from retry_admin.queues.remote import SCAN_VISIBILITY_SECONDS, RemoteQueue
+from retry_admin.queues.sqs.wire import (
+    ATTR_DEAD_AT,
+    ATTR_REASON,
+    ATTR_RECEIVES,
+    DLQ_RETENTION_SECONDS,
+    MAX_BATCH,
+    MAX_BODY_BYTES,
+    MAX_DELAY_SECONDS,
+    MAX_REASON_CHARS,
+    MAX_VISIBILITY_SECONDS,
+    SEND_ATTEMPTS,
+    aws_errors,
+    body_problem,
+    chunks,
+    last_segment,
+    pack,
+    receive_count,
+    region_from_url,
+    size_batches,
+    text_attribute,
+    unpack,
+)
 
 logger = logging.getLogger(__name__)
 
-MAX_BATCH = 10
-MAX_BATCH_BYTES = 256 * 1024
-MAX_DELAY_SECONDS = 900
-MAX_VISIBILITY_SECONDS = 12 * 3600
-DLQ_RETENTION_SECONDS = 14 * 24 * 3600  # the most SQS keeps anything
-# How long a DLQ scan hides what it has looked at; long enough to finish the
-# scan, short enough that a crashed scan is invisible only briefly.
-SEND_ATTEMPTS = 3
 
-ATTR_REASON = "RetryAdminReason"
-ATTR_RECEIVES = "RetryAdminReceiveCount"
-ATTR_DEAD_AT = "RetryAdminDeadAt"
-MAX_REASON_CHARS = 1000
-
-# The characters SQS accepts in a body (anything else fails the whole entry).
-_REGION_IN_URL = re.compile(r"(?:^|\.)sqs\.([a-z0-9-]+)\.amazonaws\.com|^([a-z0-9-]+)\.queue\.")
-
-_MISSING_QUEUE = {"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"}
-_THROTTLED = {
-    "Throttling",
-    "ThrottlingException",
-    "RequestThrottled",
-    "AWS.SimpleQueueService.RequestThrottled",
-    "OverLimit",
-    "KmsThrottled",
-}
-_BAD_CREDENTIALS = {
-    "InvalidClientTokenId",
-    "SignatureDoesNotMatch",
-    "UnrecognizedClientException",
-    "AccessDenied",
-    "AccessDeniedException",
-    "ExpiredToken",
-    "InvalidSecurity",
-    "MissingAuthenticationToken",
-    "AuthFailure",
-}
-
-
-@contextmanager
-def _aws(action: str, where: str) -> Iterator[None]:
-    """Turn what boto3 raises into a ``QueueError`` that says what to fix."""
-    from botocore.exceptions import (
-        BotoCoreError,
-        ClientError,
-        NoCredentialsError,
-        NoRegionError,
-        PartialCredentialsError,
-    )
-    from botocore.exceptions import ConnectionError as AWSConnectionError
-
-    try:
-        yield
-    except ClientError as exc:
-        error = exc.response.get("Error", {})
-        code, message = error.get("Code", "?"), error.get("Message", "")
-        if code in _MISSING_QUEUE:
-            text = (
-                f"SQS queue {where} does not exist (create it with `manage.py "
-                "setup_retry_admin`, or check SQS_QUEUE_URL, SQS_DLQ_URL and the region)"
-            )
-        elif code in _THROTTLED:
-            text = f"SQS is throttling {action} on {where}; try again later ({code}: {message})"
-        elif code in _BAD_CREDENTIALS:
-            text = f"AWS refused the credentials for {action} on {where} ({code}: {message})"
-        else:
-            text = f"SQS {action} on {where} failed: {code}: {message}"
-        raise QueueError(text) from exc
-    except (NoCredentialsError, PartialCredentialsError) as exc:
-        raise QueueError(
-            f"No AWS credentials for SQS {action} ({exc}); set them the standard way "
-            "(AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, a profile, or an instance role)"
-        ) from exc
-    except NoRegionError as exc:
-        raise QueueError(
-            "No AWS region for SQS: set AWS_REGION, or use a queue URL that names one"
-        ) from exc
-    except AWSConnectionError as exc:
-        raise QueueError(f"SQS endpoint unreachable for {action} on {where}: {exc}") from exc
-    except BotoCoreError as exc:
-        raise QueueError(f"SQS {action} on {where} failed: {exc}") from exc
-
-
-def _pack(message: dict) -> str:
-    return json.dumps(
-        [
-            message["ReceiptHandle"],
-            message["MessageId"],
-            _receive_count(message),
-            message["Body"],
-        ]
-    )
-
-
-def _unpack(handle: str) -> tuple[str, str, int, str]:
-    try:
-        receipt, message_id, count, body = json.loads(handle)
-    except (TypeError, ValueError):
-        raise QueueError(f"Not a receipt handle of the SQS queue: {handle[:80]!r}") from None
-    return receipt, message_id, count, body
-
-
-def _receive_count(message: dict) -> int:
-    return int(message.get("Attributes", {}).get("ApproximateReceiveCount", 1))
-
-
-def _chunks(items: Sequence, size: int = MAX_BATCH) -> Iterator[Sequence]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
-def _body_problem(body: str) -> str | None:
-    bad = XML_UNSAFE.search(body)
-    if bad:
-        return (
-            f"body contains a character SQS does not accept "
-            f"(U+{ord(bad.group()):04X} at position {bad.start()})"
-        )
-    size = len(body.encode("utf-8"))
-    if size > SQSQueue.max_body_bytes:
-        return (
-            f"body is {size} bytes; the SQS backend accepts at most {SQSQueue.max_body_bytes} "
-            "bytes (256 KiB less room for dead-letter attributes)"
-        )
-    return None
-
-
-class SQSQueue(ReceivingDeadLetters):
+class SQSQueue(RemoteQueue):
     move_chunk = MAX_BATCH
     name = "sqs"
     max_send_batch = MAX_BATCH
     max_receive = MAX_BATCH
     # SQS's 256 KiB, less room for the attributes dead_letter adds, so a
     # message that got on the queue can always be copied to the DLQ.
-    max_body_bytes = 256 * 1024 - 2048
+    max_body_bytes = MAX_BODY_BYTES
     transactional = False
     redrives = True
 
@@ -196,11 +60,11 @@ class SQSQueue(ReceivingDeadLetters):
         self.endpoint_url = settings.AWS_ENDPOINT_URL or None
         self._configured_url = settings.SQS_QUEUE_URL
         self._configured_dlq_url = settings.SQS_DLQ_URL
-        self.main_name = _last_segment(self._configured_url) or queue_name
-        self.dlq_name = _last_segment(self._configured_dlq_url) or f"{self.main_name}-dlq"
+        self.main_name = last_segment(self._configured_url) or queue_name
+        self.dlq_name = last_segment(self._configured_dlq_url) or f"{self.main_name}-dlq"
         self.region = (
             settings.AWS_REGION
-            or _region_from_url(self._configured_url)
+            or region_from_url(self._configured_url)
             or ("us-east-1" if self.endpoint_url else None)
         )
         self._urls: dict[str, str] = {}
@@ -226,7 +90,7 @@ class SQSQueue(ReceivingDeadLetters):
                     read_timeout=settings.SQS_WAIT_SECONDS + 20,
                     max_pool_connections=20,
                 )
-                with _aws("connect", self.describe()):
+                with aws_errors("connect", self.describe()):
                     self._client_obj = boto3.session.Session().client(
                         "sqs",
                         endpoint_url=self.endpoint_url,
@@ -240,7 +104,7 @@ class SQSQueue(ReceivingDeadLetters):
         from botocore import xform_name
 
         method = getattr(self._client(), xform_name(operation))
-        with _aws(operation, where):
+        with aws_errors(operation, where):
             return method(**params)
 
     def _url(self, name: str, configured: str) -> str:
@@ -304,7 +168,7 @@ class SQSQueue(ReceivingDeadLetters):
         nothing reached the queue; after that, later batches that fail are
         reported per entry."""
         results: dict[int, SendResult] = {}
-        for batch in _size_batches(items):
+        for batch in size_batches(items):
             try:
                 results.update(self._send_entries(url, batch, delay))
             except QueueError as exc:
@@ -333,7 +197,7 @@ class SQSQueue(ReceivingDeadLetters):
         """Returns the receipts SQS refused."""
         seconds = min(max(seconds, 0), MAX_VISIBILITY_SECONDS)
         refused: set[str] = set()
-        for chunk in _chunks(receipts):
+        for chunk in chunks(receipts):
             response = self._call(
                 "ChangeMessageVisibilityBatch",
                 url,
@@ -352,7 +216,7 @@ class SQSQueue(ReceivingDeadLetters):
 
     def _delete(self, url: str, receipts: Sequence[str]) -> int:
         deleted = 0
-        for chunk in _chunks(receipts):
+        for chunk in chunks(receipts):
             response = self._call(
                 "DeleteMessageBatch",
                 url,
@@ -375,7 +239,7 @@ class SQSQueue(ReceivingDeadLetters):
         results: dict[int, SendResult] = {}
         items = []
         for index, body in enumerate(bodies):
-            problem = _body_problem(body)
+            problem = body_problem(body)
             if problem:
                 results[index] = SendResult(False, problem)
             else:
@@ -385,73 +249,51 @@ class SQSQueue(ReceivingDeadLetters):
             results.update(self._send(self._main(), items, delay))
         return [results[index] for index in range(len(bodies))]
 
-    def receive(self, max_messages: int, *, visibility_timeout: int) -> list[ReceivedMessage]:
-        """Receive in tens while messages keep coming; only the first call
-        long-polls (``SQS_WAIT_SECONDS``), so a drained queue ends the loop."""
-        url = self._main()
-        received: list[ReceivedMessage] = []
-        wait = settings.SQS_WAIT_SECONDS
-        while len(received) < max_messages:
-            try:
-                messages = self._receive_from(
-                    url, min(MAX_BATCH, max_messages - len(received)), visibility_timeout, wait
-                )
-            except QueueError:
-                if not received:
-                    raise
-                break  # keep what is in hand: it is invisible to others anyway
-            wait = 0
-            if not messages:
-                break
-            received.extend(
-                ReceivedMessage(_pack(m), m["Body"], _receive_count(m)) for m in messages
-            )
-        return received
+    def _receive_page(
+        self, count: int, *, visibility_timeout: int, first: bool
+    ) -> list[ReceivedMessage]:
+        """Only the first call long-polls (``SQS_WAIT_SECONDS``), so a drained
+        queue ends a receive."""
+        wait = settings.SQS_WAIT_SECONDS if first else 0
+        messages = self._receive_from(self._main(), count, visibility_timeout, wait)
+        return [ReceivedMessage(pack(m), m["Body"], receive_count(m)) for m in messages]
 
     def ack(self, handles: Sequence[str]) -> None:
         if handles:
-            self._delete(self._main(), [_unpack(h)[0] for h in handles])
+            self._delete(self._main(), [unpack(h)[0] for h in handles])
 
     def release(self, handles: Sequence[str], *, delay_seconds: int = 0) -> None:
         if handles:
-            self._change_visibility(self._main(), [_unpack(h)[0] for h in handles], delay_seconds)
+            self._change_visibility(self._main(), [unpack(h)[0] for h in handles], delay_seconds)
 
     def extend(self, handles: Sequence[str], *, visibility_timeout: int) -> dict[str, str]:
         if not handles:
             return {}
         refused = self._change_visibility(
-            self._main(), [_unpack(h)[0] for h in handles], visibility_timeout
+            self._main(), [unpack(h)[0] for h in handles], visibility_timeout
         )
-        return {h: h for h in handles if _unpack(h)[0] not in refused}
+        return {h: h for h in handles if unpack(h)[0] not in refused}
 
-    def dead_letter(self, handles: Sequence[str], *, reason: str) -> None:
-        """Copy to the DLQ (with reason, receive count and time as attributes),
-        then delete from the main queue what was copied."""
-        if not handles:
-            return
+    def _handle_id(self, handle: str) -> str:
+        return unpack(handle)[1]
+
+    def _copy_to_dlq(self, handles: Sequence[str], *, reason: str) -> list[SendResult]:
+        """With the reason, receive count and time as message attributes."""
         now = datetime.now(UTC).isoformat()
-        unpacked = [_unpack(h) for h in handles]
         items = [
             (
                 index,
                 body,
                 {
-                    ATTR_REASON: _text_attribute(reason[:MAX_REASON_CHARS] or "-"),
+                    ATTR_REASON: text_attribute(reason[:MAX_REASON_CHARS] or "-"),
                     ATTR_RECEIVES: {"DataType": "Number", "StringValue": str(count)},
-                    ATTR_DEAD_AT: _text_attribute(now),
+                    ATTR_DEAD_AT: text_attribute(now),
                 },
             )
-            for index, (_, _, count, body) in enumerate(unpacked)
+            for index, (_, _, count, body) in enumerate(map(unpack, handles))
         ]
         results = self._send(self._dlq(), items)
-        copied = [unpacked[i][0] for i, result in results.items() if result.ok]
-        self._delete(self._main(), copied)
-        failed = {unpacked[i][1]: r.error for i, r in results.items() if not r.ok}
-        if failed:
-            raise QueueError(
-                f"{len(failed)} message(s) could not be copied to the DLQ and stay on the "
-                f"main queue: {failed}"
-            )
+        return [results[i] for i in range(len(handles))]
 
     def depth(self) -> QueueDepth:
         attributes = self._attributes(self._main())
@@ -553,40 +395,3 @@ class SQSQueue(ReceivingDeadLetters):
     def _exists(self, url: str) -> str:
         self._call("GetQueueAttributes", url, QueueUrl=url, AttributeNames=["QueueArn"])
         return url
-
-
-def _size_batches(
-    items: Sequence[tuple[int, str, dict]],
-) -> Iterator[list[tuple[int, str, dict]]]:
-    """At most 10 entries and 256 KiB of bodies and attributes per batch."""
-    batch: list[tuple[int, str, dict]] = []
-    size = 0
-    for item in items:
-        item_size = len(item[1].encode("utf-8")) + _attributes_size(item[2])
-        if batch and (len(batch) == MAX_BATCH or size + item_size > MAX_BATCH_BYTES):
-            yield batch
-            batch, size = [], 0
-        batch.append(item)
-        size += item_size
-    if batch:
-        yield batch
-
-
-def _attributes_size(attributes: dict) -> int:
-    return sum(
-        len(name) + len(value["DataType"]) + len(value["StringValue"].encode("utf-8"))
-        for name, value in attributes.items()
-    )
-
-
-def _text_attribute(value: str) -> dict[str, str]:
-    return {"DataType": "String", "StringValue": XML_UNSAFE.sub("?", value)}
-
-
-def _last_segment(url: str) -> str:
-    return urlparse(url).path.rstrip("/").rsplit("/", 1)[-1] if url else ""
-
-
-def _region_from_url(url: str) -> str | None:
-    match = _REGION_IN_URL.search(urlparse(url).hostname or "") if url else None
-    return (match.group(1) or match.group(2)) if match else None

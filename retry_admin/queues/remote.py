@@ -1,11 +1,13 @@
-"""The dead-letter queue algorithm for transports that read a DLQ by receiving.
+"""What transports over a remote queue service share, written once.
 
-SQS and Azure (and any broker like them) cannot look a message up by id or
-list their DLQ: the only way to find an entry is to receive messages, keep
-the ones wanted and make the others visible again. Scanning, peeking, moving
-back to the main queue and purging are written once here, over a handful of
-primitives each such transport supplies (as Sidekiq's retry and dead sets
-share one sorted-set base).
+SQS and Azure (and any broker like them) receive in pages, dead-letter by
+copying a message to a second queue and deleting it from the first, and
+cannot look a DLQ entry up by id or list their DLQ: the only way to find an
+entry is to receive messages, keep the ones wanted and make the others
+visible again. The receive loop, dead-lettering, and the DLQ's scan, peek,
+move and purge are written once here, over a handful of primitives each such
+transport supplies (as Sidekiq's retry and dead sets share one sorted-set
+base).
 
 Moving is receive → send to the main queue → delete from the DLQ only what
 was sent: an entry is never in neither queue, and one that could not be sent
@@ -25,6 +27,7 @@ from retry_admin.queues.base import (
     QueueBackend,
     QueueError,
     RateLimit,
+    ReceivedMessage,
     SendResult,
 )
 
@@ -35,14 +38,30 @@ logger = logging.getLogger(__name__)
 SCAN_VISIBILITY_SECONDS = 60
 
 
-class ReceivingDeadLetters(QueueBackend):
-    """Peek, move and purge for a DLQ read by receiving. Subclasses supply
-    the primitives below; ``Raw`` is whatever their SDK returns per message."""
+class RemoteQueue(QueueBackend):
+    """Receive, dead-letter, and peek, move and purge a DLQ read by receiving.
+    Subclasses supply the primitives below; a "raw" DLQ message is whatever
+    their SDK returns for one."""
 
     dlq_label = "dead-letter queue"
     move_chunk = 10  # entries sent to the main queue per call
 
     # Primitives
+
+    def _receive_page(
+        self, count: int, *, visibility_timeout: int, first: bool
+    ) -> list[ReceivedMessage]:
+        """One receive call of at most ``count`` (``first``: the first of a
+        receive, which may long-poll)."""
+        raise NotImplementedError
+
+    def _copy_to_dlq(self, handles: Sequence[str], *, reason: str) -> list[SendResult]:
+        """Put these received messages on the DLQ; one result per handle."""
+        raise NotImplementedError
+
+    def _handle_id(self, handle: str) -> str:
+        """The message id inside a receipt handle, for error reports."""
+        raise NotImplementedError
 
     def _dlq_receive(self, *, first: bool) -> list[Any]:
         """One page of DLQ messages, hidden for ``SCAN_VISIBILITY_SECONDS``
@@ -68,7 +87,43 @@ class ReceivingDeadLetters(QueueBackend):
         result per message, in order."""
         raise NotImplementedError
 
-    # The algorithm
+    # Main queue
+
+    def receive(self, max_messages: int, *, visibility_timeout: int) -> list[ReceivedMessage]:
+        """Receive page after page while messages keep coming."""
+        received: list[ReceivedMessage] = []
+        first = True
+        while len(received) < max_messages:
+            count = min(self.max_receive, max_messages - len(received))
+            try:
+                page = self._receive_page(count, visibility_timeout=visibility_timeout, first=first)
+            except QueueError:
+                if not received:
+                    raise
+                break  # keep what is in hand: it is invisible to others anyway
+            first = False
+            if not page:
+                break
+            received.extend(page)
+        return received
+
+    def dead_letter(self, handles: Sequence[str], *, reason: str) -> None:
+        """Copy to the DLQ, then delete from the main queue what was copied;
+        what could not be copied stays on the main queue and is reported."""
+        if not handles:
+            return
+        results = self._copy_to_dlq(handles, reason=reason)
+        self.ack([h for h, r in zip(handles, results, strict=True) if r.ok])
+        failed = {
+            self._handle_id(h): r.error for h, r in zip(handles, results, strict=True) if not r.ok
+        }
+        if failed:
+            raise QueueError(
+                f"{len(failed)} message(s) could not be copied to the {self.dlq_label} and "
+                f"stay on the main queue: {failed}"
+            )
+
+    # The dead-letter queue
 
     def _scan(
         self, wanted: Callable[[Any], bool], enough: Callable[[list], bool]
