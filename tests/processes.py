@@ -106,7 +106,10 @@ class RecordingReceiver:
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length)
+                if len(body) < length:
+                    return  # the sender died mid-request: nothing was delivered
                 key = self.headers.get("Idempotency-Key", "")
                 message_id = str(json.loads(body or b"{}").get("message_id", ""))
                 with receiver._lock:
