@@ -1,0 +1,129 @@
+"""Retry runs, the audit log, heartbeats, job locks, hourly counts and the
+Table Storage mirror's watermark."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F
+from django.utils import timezone
+
+
+class RetryRun(models.Model):
+    class Trigger(models.TextChoices):
+        SCHEDULE = "schedule", "Schedule"
+        API = "api", "API"
+        CONSOLE = "console", "Console"
+        COMMAND = "command", "Command"
+
+    trigger = models.CharField(max_length=20, choices=Trigger.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    dry_run = models.BooleanField(default=False)
+    started_at = models.DateTimeField(default=timezone.now, db_index=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    selected = models.PositiveIntegerField(default=0)
+    requeued = models.PositiveIntegerField(default=0)
+    still_failed = models.PositiveIntegerField(default=0)
+    permanently_failed = models.PositiveIntegerField(default=0)
+    skipped = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True, default="")
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"retry run {self.pk} ({self.trigger}, {self.started_at:%Y-%m-%d %H:%M})"
+
+    @property
+    def duration_seconds(self) -> float | None:
+        if self.finished_at is None:
+            return None
+        return (self.finished_at - self.started_at).total_seconds()
+
+
+class AuditEvent(models.Model):
+    class Action(models.TextChoices):
+        BATCH_CREATE = "batch_create", "Created a batch"
+        MESSAGE_RETRY = "message_retry", "Retried messages"
+        DLQ_REPLAY = "dlq_replay", "Replayed the DLQ"
+        DLQ_PURGE = "dlq_purge", "Purged the DLQ"
+        RETRY_CYCLE = "retry_cycle", "Triggered a retry cycle"
+
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    actor_name = models.CharField(max_length=150, blank=True, default="")
+    action = models.CharField(max_length=30, choices=Action.choices)
+    target = models.CharField(max_length=255, blank=True, default="")
+    count = models.PositiveIntegerField(default=0)
+    details = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.actor_name} {self.action} {self.target}"
+
+
+class Heartbeat(models.Model):
+    """Last sign of life of a long-running part (``scheduler``, ``sender``)."""
+
+    name = models.CharField(max_length=50, primary_key=True)
+    beat_at = models.DateTimeField()
+    details = models.JSONField(default=dict, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} at {self.beat_at}"
+
+
+class ProcessLock(models.Model):
+    """A named lease so that runs of one job never overlap across processes."""
+
+    name = models.CharField(max_length=100, primary_key=True)
+    token = models.CharField(max_length=64)
+    expires_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"lock {self.name} until {self.expires_at}"
+
+
+class HourlyCount(models.Model):
+    """Outcomes per hour, kept by the sender (one upsert per chunk) so the
+    24-hour chart never scans the attempts table."""
+
+    hour = models.DateTimeField(primary_key=True)
+    sent = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    permanently_failed = models.PositiveIntegerField(default=0)
+    dead_lettered = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.hour:%Y-%m-%d %H}:00 sent={self.sent} failed={self.failed}"
+
+    @classmethod
+    def add(cls, **increments: int) -> None:
+        """Add to this hour's counts (``sent=3, failed=1``); two queries whatever the size."""
+        increments = {name: value for name, value in increments.items() if value}
+        if not increments:
+            return
+        hour = timezone.now().replace(minute=0, second=0, microsecond=0)
+        cls.objects.get_or_create(hour=hour)
+        cls.objects.filter(hour=hour).update(
+            **{name: F(name) + value for name, value in increments.items()}
+        )
+
+
+class MirrorWatermark(models.Model):
+    """How far the Table Storage mirror has got with one table: every row
+    changed before ``watermark`` (less the safety lag) is in Table Storage."""
+
+    table = models.CharField(max_length=50, primary_key=True)
+    watermark = models.DateTimeField(null=True, blank=True)
+    last_run_at = models.DateTimeField(null=True, blank=True)
+    last_success_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True, default="")
+    rows_written = models.PositiveBigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"mirror {self.table} up to {self.watermark}"
