@@ -73,10 +73,9 @@ ERRORS = {
 
 
 def _uuid7(ms: int, rng: random.Random) -> uuid.UUID:
-    rand = rng.getrandbits(74)
-    value = (ms & ((1 << 48) - 1)) << 80 | 0x7 << 76 | ((rand >> 62) & 0xFFF) << 64
-    value |= 0b10 << 62 | (rand & ((1 << 62) - 1))
-    return uuid.UUID(int=value)
+    from retry_admin.models.ids import uuid7_int
+
+    return uuid.UUID(int=uuid7_int(ms, rng.getrandbits(74)))
 
 
 def _statuses(size: int, rng: random.Random) -> list[str]:

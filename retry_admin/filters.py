@@ -11,14 +11,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
 from retry_admin.models import Status
-
-
-def _uuid7_floor(moment: datetime) -> uuid.UUID:
-    """The smallest UUIDv7 of ``moment``'s millisecond: message ids are UUIDv7,
-    so a date range is an id range and uses the primary key index."""
-    # 48 bits of Unix milliseconds: a date outside them clamps to an end.
-    ms = min(max(int(moment.timestamp() * 1000), 0), (1 << 48) - 1)
-    return uuid.UUID(int=(ms << 80) | (0x7 << 76) | (0b10 << 62))
+from retry_admin.models.ids import uuid7_floor
 
 
 def _parse_day(raw: str) -> date | None:
@@ -156,10 +149,10 @@ class MessageFilter:
         tz = timezone.get_current_timezone()
         if self.created_from:
             start = datetime.combine(self.created_from, time.min, tzinfo=tz)
-            qs = qs.filter(id__gte=_uuid7_floor(start))
+            qs = qs.filter(id__gte=uuid7_floor(start))
         if self.created_to and self.created_to < date.max:  # date.max: no end
             end = datetime.combine(self.created_to + timedelta(days=1), time.min, tzinfo=tz)
-            qs = qs.filter(id__lt=_uuid7_floor(end))
+            qs = qs.filter(id__lt=uuid7_floor(end))
         return qs
 
 
