@@ -28,6 +28,11 @@ from django.db.models import Q
 FAILED = "failed"  # Status.FAILED; models import this module, not the reverse
 BATCH_OR_TEMPLATE_GONE = "Batch or template no longer exists"
 
+# What an admin may retry now (one click, bulk): failed and permanently
+# failed logs are requeued; dead-lettered ones are replayed from the DLQ.
+ADMIN_REQUEUEABLE = ("failed", "permanently_failed")
+ADMIN_RETRYABLE = (*ADMIN_REQUEUEABLE, "dead_lettered")
+
 
 def max_retries() -> int:
     return settings.MAX_MESSAGE_RETRY_COUNT
@@ -60,7 +65,7 @@ def eligible_q(now: datetime) -> Q:
         batch__isnull=False,
         batch__template__isnull=False,
     )
-    if settings.RETRY_BACKOFF == "exponential":
+    if per_message_backoff():
         q &= Q(next_retry_at__isnull=True) | Q(next_retry_at__lte=now)
     return q
 
@@ -73,10 +78,15 @@ def invalid_reason(recipient: str, context: object) -> str | None:
     return None
 
 
+def per_message_backoff() -> bool:
+    """Whether a failure gets a ``next_retry_at`` of its own."""
+    return settings.RETRY_BACKOFF == "exponential"
+
+
 def next_retry_at(*, retry_count: int, now: datetime) -> datetime | None:
     """When a message that just failed has waited enough, by its own clock
     (``None``: the cycle's ``MESSAGE_RETRY_AFTER_HOURS`` rule alone decides)."""
-    if settings.RETRY_BACKOFF != "exponential":
+    if not per_message_backoff():
         return None
     base = settings.MESSAGE_RETRY_AFTER_HOURS * 3600 * (2**retry_count)
     return now + timedelta(seconds=base * random.uniform(0.8, 1.2))

@@ -6,13 +6,12 @@ point at it."""
 from datetime import datetime
 
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import Q
 from django.utils import timezone
 
 from retry_admin import policy
 from retry_admin.models.campaigns import Batch
 from retry_admin.models.ids import new_message_id
-from retry_admin.models.signatures import error_signature
 
 
 class Status(models.TextChoices):
@@ -42,17 +41,6 @@ class MessageLogQuerySet(models.QuerySet):
 
     def mark_enqueued(self, now: datetime) -> int:
         return self.update(enqueued_at=now, updated_at=now)
-
-    def mark_dead_lettered(self, now: datetime, reason: str) -> int:
-        return self.exclude(status=Status.SENT).update(
-            status=Status.DEAD_LETTERED,
-            last_error=reason,
-            error_signature=error_signature(reason),
-            updated_at=now,
-            lease_token=None,
-            lease_expires_at=None,
-            dead_letter_count=F("dead_letter_count") + 1,
-        )
 
     def eligible_for_retry(self, now: datetime) -> "MessageLogQuerySet":
         """What the retry cycle may take now (``policy.eligible_q``)."""

@@ -20,12 +20,12 @@ from django.db.models import BooleanField, Case, Count, Q, Value, When
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from retry_admin import policy
 from retry_admin.filters import MessageFilter
 from retry_admin.models import AuditEvent, MessageLog, Status
 from retry_admin.services.audit import audit_record
 from retry_admin.services.retry import CHUNK, ManualRetryResult, message_retry
 
-RETRYABLE_STATUSES = (Status.FAILED, Status.PERMANENTLY_FAILED, Status.DEAD_LETTERED)
 TOKEN_SALT = "retry_admin.bulk_retry"
 TOKEN_MAX_AGE = 3600
 
@@ -83,8 +83,8 @@ class BulkRetryPreview:
 def _selection(filters: MessageFilter, as_of: datetime):
     qs = filters.apply(MessageLog.objects.all()).filter(updated_at__lte=as_of)
     if filters.status:
-        return qs if filters.status in RETRYABLE_STATUSES else qs.none()
-    return qs.filter(status__in=RETRYABLE_STATUSES)
+        return qs if filters.status in policy.ADMIN_RETRYABLE else qs.none()
+    return qs.filter(status__in=policy.ADMIN_RETRYABLE)
 
 
 def _group_q(key: GroupKey) -> Q:
@@ -182,7 +182,7 @@ def parse_group(value: str) -> GroupKey | None:
         status, signature, spent = json.loads(value)
     except (ValueError, TypeError):
         return None
-    if status not in RETRYABLE_STATUSES or not isinstance(signature, str):
+    if status not in policy.ADMIN_RETRYABLE or not isinstance(signature, str):
         return None
     return (status, signature, bool(spent))
 

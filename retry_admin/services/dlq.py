@@ -17,17 +17,20 @@ from django.utils import timezone
 from retry_admin.envelope import InvalidEnvelope, decode
 from retry_admin.models import (
     AuditEvent,
-    HourlyCount,
     MessageEvent,
     MessageLog,
-    Source,
     Status,
-    error_signature,
 )
 from retry_admin.queues import QueueBackend, QueueError, get_backend
 from retry_admin.queues.base import DeadLetter
 from retry_admin.services.audit import actor_name, audit_record
 from retry_admin.services.events import message_events_record
+from retry_admin.services.transitions import (
+    messages_dead_letter,
+    messages_purged,
+    messages_replay_undone,
+    messages_replayed,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -62,19 +65,6 @@ def _readable(entries: Sequence[DeadLetter], result: ReplayResult) -> dict[str, 
     return parsed
 
 
-def _mark_replayed(message_ids: Sequence[uuid.UUID]) -> None:
-    now = timezone.now()
-    MessageLog.objects.filter(id__in=message_ids).exclude(status=Status.SENT).update(
-        status=Status.PENDING,
-        enqueue_source=Source.DLQ_REPLAY,
-        enqueued_at=now,
-        receive_count=0,
-        lease_token=None,
-        lease_expires_at=None,
-        updated_at=now,
-    )
-
-
 def _replay_entries(
     backend: QueueBackend, entries: Sequence[DeadLetter], actor: str = ""
 ) -> ReplayResult:
@@ -87,18 +77,16 @@ def _replay_entries(
         # in one transaction, so the sender never sees one without the other.
         with transaction.atomic():
             moved = backend.dlq_move(list(parsed))
-            _mark_replayed([parsed[i] for i in moved.moved])
+            messages_replayed(message_ids=[parsed[i] for i in moved.moved], now=timezone.now())
     else:
         # The log must say pending before its envelope can reach a sender, so
         # mark first, then move, and put back whatever did not move.
-        _mark_replayed(list(parsed.values()))
+        messages_replayed(message_ids=list(parsed.values()), now=timezone.now())
         moved = backend.dlq_move(list(parsed))
         if moved.failed:
-            MessageLog.objects.filter(
-                id__in=[parsed[i] for i in moved.failed if i in parsed],
-                status=Status.PENDING,
-                enqueue_source=Source.DLQ_REPLAY,
-            ).update(status=Status.DEAD_LETTERED, updated_at=timezone.now())
+            messages_replay_undone(
+                message_ids=[parsed[i] for i in moved.failed if i in parsed], now=timezone.now()
+            )
     message_events_record(
         message_ids=[parsed[i] for i in moved.moved if i in parsed],
         kind=MessageEvent.Kind.DLQ_REPLAY,
@@ -179,21 +167,14 @@ def dlq_purge(*, ids: Sequence[str] | None, user: AbstractBaseUser | None) -> in
     who = actor_name(user)
     reason = f"Purged from the dead-letter queue by {who}"
     now = timezone.now()
-    logs = MessageLog.objects.filter(status=Status.DEAD_LETTERED)
     if ids is None:
         purged = backend.dlq_purge(None)
+        message_ids = None
     else:
-        message_ids = _readable(backend.dlq_peek(ids=ids, limit=len(ids)), ReplayResult())
+        readable = _readable(backend.dlq_peek(ids=ids, limit=len(ids)), ReplayResult())
         purged = backend.dlq_purge(ids)
-        logs = logs.filter(id__in=list(message_ids.values()))
-    purged_ids = list(logs.values_list("id", flat=True))
-    logs.update(
-        status=Status.PERMANENTLY_FAILED,
-        last_error=reason,
-        error_signature=error_signature(reason),
-        updated_at=now,
-    )
-    message_events_record(message_ids=purged_ids, kind=MessageEvent.Kind.DLQ_PURGE, actor=who)
+        message_ids = list(readable.values())
+    messages_purged(message_ids=message_ids, reason=reason, actor=who, now=now)
     audit_record(
         user=user,
         action=AuditEvent.Action.DLQ_PURGE,
@@ -202,20 +183,6 @@ def dlq_purge(*, ids: Sequence[str] | None, user: AbstractBaseUser | None) -> in
     )
     logger.warning("%s purged %d DLQ entries", who, purged)
     return purged
-
-
-def messages_dead_letter(*, message_ids: Sequence[uuid.UUID], reason: str, actor: str) -> int:
-    """Mark logs dead-lettered (not sent ones), with their timeline event and
-    the hourly count; returns how many changed. Moving the envelopes is the
-    caller's part."""
-    changed = MessageLog.objects.filter(id__in=message_ids).mark_dead_lettered(
-        timezone.now(), reason
-    )
-    message_events_record(
-        message_ids=message_ids, kind=MessageEvent.Kind.DEAD_LETTERED, actor=actor, detail=reason
-    )
-    HourlyCount.add(dead_lettered=changed)
-    return changed
 
 
 # Reconciling with a queue that dead-letters by itself

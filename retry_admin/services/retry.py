@@ -26,7 +26,6 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
-from django.db.models import F
 from django.utils import timezone
 
 from retry_admin import policy
@@ -36,14 +35,18 @@ from retry_admin.models import (
     MessageEvent,
     MessageLog,
     RetryRun,
-    Source,
     Status,
-    error_signature,
 )
 from retry_admin.services.audit import actor_name, audit_record
 from retry_admin.services.dispatch import dispatch
 from retry_admin.services.dlq import dlq_replay_messages
 from retry_admin.services.events import message_events_record
+from retry_admin.services.transitions import (
+    messages_claim_for_retry,
+    messages_give_up,
+    messages_retry_not_enqueued,
+    messages_retry_now,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -55,22 +58,6 @@ INTERRUPTED = "Interrupted: the process running it stopped before it finished"
 
 class RetryCycleBusy(Exception):
     """Another retry cycle is running; this one did nothing."""
-
-
-def _sweep_permanent(now) -> int:
-    """Failed messages that can never be retried become permanently failed."""
-    gone = MessageLog.objects.filter(status=Status.FAILED).filter(policy.gone_q())
-    swept = MessageLog.objects.filter(id__in=gone.values("id")).update(
-        status=Status.PERMANENTLY_FAILED,
-        last_error=BATCH_OR_TEMPLATE_GONE,
-        error_signature=BATCH_OR_TEMPLATE_GONE,
-        next_retry_at=None,
-        updated_at=now,
-    )
-    swept += MessageLog.objects.filter(policy.exhausted_q()).update(
-        status=Status.PERMANENTLY_FAILED, next_retry_at=None, updated_at=now
-    )
-    return swept
 
 
 def _claim_chunk(now, after: uuid.UUID | None, limit: int) -> tuple[list[tuple], list[uuid.UUID]]:
@@ -90,44 +77,10 @@ def _claim_chunk(now, after: uuid.UUID | None, limit: int) -> tuple[list[tuple],
                 logger.warning("Retry cycle skipped message %s: %s", pk, reason)
             else:
                 valid.append(pk)
-        claimed = MessageLog.objects.filter(id__in=valid, status=Status.FAILED).update(
-            status=Status.PENDING,
-            retry_count=F("retry_count") + 1,
-            enqueue_source=Source.RETRY,
-            enqueued_at=None,
-            next_retry_at=None,
-            updated_at=timezone.now(),  # claim time: the outbox grace period counts from it
-        )
+        claimed = messages_claim_for_retry(message_ids=valid, now=timezone.now())
         if claimed != len(valid):  # cannot happen under the row locks; never requeue blindly
             raise RuntimeError(f"claimed {claimed} of {len(valid)} locked rows")
     return rows, valid
-
-
-def _fail_unqueued(ids: Sequence[uuid.UUID], error: str) -> tuple[int, int]:
-    """Seed rule for a failed enqueue: retry_count stays +1, status back to
-    failed, or permanently failed at the max. Returns (still failed, permanent)."""
-    now = timezone.now()
-    base = MessageLog.objects.filter(id__in=ids, status=Status.PENDING, enqueued_at__isnull=True)
-    signature = error_signature(error)
-    permanent = base.filter(retry_count__gte=policy.max_retries()).update(
-        status=Status.PERMANENTLY_FAILED,
-        last_error=error,
-        error_signature=signature,
-        updated_at=now,
-    )
-    still = base.update(
-        status=Status.FAILED,
-        last_error=error,
-        error_signature=signature,
-        next_retry_at=None,
-        updated_at=now,
-    )
-    if settings.RETRY_BACKOFF == "exponential":
-        rows = list(MessageLog.objects.filter(id__in=ids, status=Status.FAILED).only("retry_count"))
-        for log in rows:
-            log.next_retry_at = policy.next_retry_at(retry_count=log.retry_count, now=now)
-        MessageLog.objects.bulk_update(rows, ["next_retry_at"], batch_size=500)
-    return still, permanent
 
 
 def _plan(now) -> RetryRun:
@@ -227,7 +180,7 @@ def retry_cycle_trigger(*, trigger: str, user: AbstractBaseUser | None = None) -
 
 
 def _run_cycle(run: RetryRun, now) -> None:
-    run.permanently_failed += _sweep_permanent(now)
+    run.permanently_failed += messages_give_up(now=now)
     remaining = settings.RETRY_CYCLE_LIMIT or None
     after = None
     while remaining is None or remaining > 0:
@@ -254,7 +207,9 @@ def _run_cycle(run: RetryRun, now) -> None:
         for pk, reason in result.failed.items():
             by_reason.setdefault(reason, []).append(pk)
         for reason, ids in by_reason.items():
-            still, permanent = _fail_unqueued(ids, reason)
+            still, permanent = messages_retry_not_enqueued(
+                message_ids=ids, error=reason, now=timezone.now()
+            )
             run.still_failed += still
             run.permanently_failed += permanent
         if result.error:
@@ -274,9 +229,6 @@ class ManualRetryResult:
     dlq_replayed: int = 0
 
 
-RETRYABLE = (Status.FAILED, Status.PERMANENTLY_FAILED)
-
-
 def message_retry(
     *, message_ids: Sequence[uuid.UUID], user: AbstractBaseUser | None, audit: bool = True
 ) -> ManualRetryResult:
@@ -286,6 +238,7 @@ def message_retry(
     ids = list(dict.fromkeys(message_ids))
     result = ManualRetryResult()
     now = timezone.now()
+    who = actor_name(user)
     claimed: list[uuid.UUID] = []
     dead: list[uuid.UUID] = []
     for start in range(0, len(ids), CHUNK):
@@ -296,25 +249,15 @@ def message_retry(
                 .select_for_update()
                 .values_list("id", "status")
             )
-            ready = [pk for pk in part if statuses.get(pk) in RETRYABLE]
-            MessageLog.objects.filter(id__in=ready).update(
-                status=Status.PENDING,
-                enqueue_source=Source.MANUAL,
-                enqueued_at=None,
-                next_retry_at=None,
-                updated_at=now,
-            )
+            ready = [pk for pk in part if statuses.get(pk) in policy.ADMIN_REQUEUEABLE]
+            messages_retry_now(message_ids=ready, now=now, actor=who)
         claimed.extend(ready)
         dead.extend(pk for pk in part if statuses.get(pk) == Status.DEAD_LETTERED)
         result.already_queued += sum(1 for pk in part if statuses.get(pk) == Status.PENDING)
         result.not_retryable += sum(
-            1
-            for pk in part
-            if statuses.get(pk) not in (*RETRYABLE, Status.PENDING, Status.DEAD_LETTERED)
+            1 for pk in part if statuses.get(pk) not in (*policy.ADMIN_RETRYABLE, Status.PENDING)
         )
     result.requeued = len(claimed)
-    who = actor_name(user)
-    message_events_record(message_ids=claimed, kind=MessageEvent.Kind.MANUAL_RETRY, actor=who)
     message_events_record(
         message_ids=dead, kind=MessageEvent.Kind.MANUAL_RETRY, actor=who, detail="from the DLQ"
     )

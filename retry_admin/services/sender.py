@@ -27,27 +27,24 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Q
 from django.utils import timezone
 
-from retry_admin import policy
 from retry_admin.envelope import Envelope, InvalidEnvelope, decode
 from retry_admin.models import (
     Batch,
     DeliveryAttempt,
-    HourlyCount,
     MessageLog,
     Status,
-    error_signature,
     insert_rows,
 )
 from retry_admin.queues import QueueBackend, QueueError, get_backend
 from retry_admin.queues.base import ReceivedMessage
 from retry_admin.services.delivery import Delivery, deliver
-from retry_admin.services.dlq import messages_dead_letter
 from retry_admin.services.health import heartbeat
 from retry_admin.services.keeper import LeaseKeeper
 from retry_admin.services.outage import DATABASE_DOWN, Outage, outlast, reset_database_connection
+from retry_admin.services.transitions import messages_dead_letter, messages_record_outcomes
 
 logger = logging.getLogger(__name__)
 
@@ -247,104 +244,36 @@ def _dead_letter_on_queue(backend: QueueBackend, poison: dict[str, str]) -> None
 
 
 def _record(deliveries: list[Delivery], *, lease_token: uuid.UUID) -> Counter:
-    """Write statuses, attempts and hourly counts for a group, in bulk."""
-    counts: Counter = Counter()
+    """Write a group's attempts and status changes, in bulk."""
     if not deliveries:
-        return counts
+        return Counter()
     now = timezone.now()
     sent_by_receives: dict[int, list[uuid.UUID]] = {}
-    failed_rows: list[MessageLog] = []
-    attempts: list[tuple] = []
+    failures = []
     for d in deliveries:
-        log = d.log
-        attempts.append(
+        if d.outcome == Outcome.SENT:
+            sent_by_receives.setdefault(d.receive_count, []).append(d.pk)
+        else:
+            failures.append((d.log, d.error, d.outcome == Outcome.PERMANENT, d.receive_count))
+    insert_rows(
+        DeliveryAttempt,
+        ["message_id", "number", "source", "outcome", "error", "duration_ms"],
+        [
             (
-                log.pk,
-                log.attempt_count + 1,
-                log.enqueue_source,
+                d.pk,
+                d.log.attempt_count + 1,
+                d.log.enqueue_source,
                 d.outcome,
                 d.error,
                 round(d.duration_ms, 3),
             )
-        )
-        if d.outcome == Outcome.SENT:
-            sent_by_receives.setdefault(d.receive_count, []).append(log.pk)
-            continue
-        if d.outcome == Outcome.PERMANENT or policy.is_exhausted(log.retry_count):
-            log.status = Status.PERMANENTLY_FAILED
-            log.next_retry_at = None
-        else:
-            log.status = Status.FAILED
-            log.next_retry_at = policy.next_retry_at(retry_count=log.retry_count, now=now)
-        log.last_error = d.error
-        log.error_signature = error_signature(d.error)
-        log.attempt_count += 1
-        log.receive_count = d.receive_count
-        log.updated_at = now
-        log.lease_token = None
-        log.lease_expires_at = None
-        failed_rows.append(log)
-
-    for receives, ids in sent_by_receives.items():
-        # Not guarded by the lease: a send the channel reported as done is
-        # recorded even if a stalled sender lost its lease meanwhile (only a
-        # log already sent is left alone, so nothing is counted twice).
-        counts["sent"] += (
-            MessageLog.objects.filter(id__in=ids)
-            .exclude(status=Status.SENT)
-            .update(
-                status=Status.SENT,
-                sent_at=now,
-                updated_at=now,
-                last_error="",
-                error_signature="",
-                next_retry_at=None,
-                lease_token=None,
-                lease_expires_at=None,
-                receive_count=receives,
-                attempt_count=F("attempt_count") + 1,
-            )
-        )
-    if failed_rows:
-        # Guarded by the lease like the sent update: a sender whose lease ran
-        # out must not overwrite (or count) the outcome of the one that took over.
-        still_leased = set(
-            MessageLog.objects.filter(
-                id__in=[log.pk for log in failed_rows], lease_token=lease_token
-            ).values_list("id", flat=True)
-        )
-        failed_rows = [log for log in failed_rows if log.pk in still_leased]
-        for log in failed_rows:
-            counts[
-                "permanently_failed" if log.status == Status.PERMANENTLY_FAILED else "failed"
-            ] += 1
-        MessageLog.objects.filter(lease_token=lease_token).bulk_update(
-            failed_rows,
-            [
-                "status",
-                "last_error",
-                "error_signature",
-                "next_retry_at",
-                "attempt_count",
-                "receive_count",
-                "updated_at",
-                "lease_token",
-                "lease_expires_at",
-            ],
-            batch_size=500,
-        )
-    insert_rows(
-        DeliveryAttempt,
-        ["message_id", "number", "source", "outcome", "error", "duration_ms"],
-        attempts,
+            for d in deliveries
+        ],
         created_at=now,
     )
-    HourlyCount.add(
-        sent=counts["sent"],
-        failed=counts["failed"],
-        permanently_failed=counts["permanently_failed"],
+    return messages_record_outcomes(
+        sent_by_receives=sent_by_receives, failures=failures, lease_token=lease_token, now=now
     )
-    return counts
 
 
 # Loops

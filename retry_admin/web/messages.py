@@ -7,11 +7,10 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect
 
-from retry_admin import selectors
+from retry_admin import policy, selectors
 from retry_admin.filters import MessageFilter, error_texts, page_cursors
 from retry_admin.models import MessageLog, Status
 from retry_admin.schedules import RETRY_CYCLE, next_run
-from retry_admin.services.bulk import RETRYABLE_STATUSES
 from retry_admin.services.retry import ManualRetryResult, message_retry
 from retry_admin.web.access import console_action, console_view, page
 from retry_admin.web.forms import parse_uuids
@@ -22,7 +21,7 @@ from retry_admin.web.timeline import (
     retry_outlook,
 )
 
-RETRYABLE = RETRYABLE_STATUSES  # what a Retry button may be shown for: what bulk retry takes
+RETRYABLE = policy.ADMIN_RETRYABLE  # what a Retry button may be shown for
 PAGE_SIZE = 50
 # Sent after a retry whose rows change in place; counts elsewhere listen for it.
 RETRIED = "message-retried"

@@ -1,0 +1,276 @@
+"""Every status change of a message log, in one place.
+
+Each function changes statuses in bulk (one statement per kind of change,
+never a row at a time), guarded by the status it expects, and records what
+goes with the change: its timeline event and its hourly count. Callers
+decide *when* a message changes; this module is *how*.
+
+```
+pending ─ sent by the channel ─────────────────────────▶ sent
+   │  ├─ transient failure ────────────────────────────▶ failed
+   │  ├─ permanent failure, or out of retries ─────────▶ permanently_failed
+   │  ├─ received past QUEUE_MAX_RECEIVES ─────────────▶ dead_lettered
+   │  └─ a retry that could not be enqueued ───────────▶ failed | permanently_failed
+failed ─ retry cycle (retry_count + 1) ────────────────▶ pending
+failed ─ out of retries, or batch/template gone ───────▶ permanently_failed
+failed | permanently_failed ─ one-click or bulk retry ─▶ pending
+dead_lettered ─ replay (back if the move fails) ───────▶ pending
+dead_lettered ─ purge ─────────────────────────────────▶ permanently_failed
+```
+"""
+
+import uuid
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from django.db.models import F
+from django.utils import timezone
+
+from retry_admin import policy
+from retry_admin.models import (
+    HourlyCount,
+    MessageEvent,
+    MessageLog,
+    Source,
+    Status,
+    error_signature,
+)
+from retry_admin.services.events import message_events_record
+
+_FAILURE_FIELDS = [
+    "status",
+    "last_error",
+    "error_signature",
+    "next_retry_at",
+    "attempt_count",
+    "receive_count",
+    "updated_at",
+    "lease_token",
+    "lease_expires_at",
+]
+
+
+# The sender's outcomes
+
+
+def messages_record_outcomes(
+    *,
+    sent_by_receives: dict[int, list[uuid.UUID]],
+    failures: Sequence[tuple[MessageLog, str, bool, int]],
+    lease_token: uuid.UUID,
+    now: datetime,
+) -> Counter:
+    """Record a group of deliveries: ``sent_by_receives`` maps a receive count
+    to the ids sent at it; ``failures`` are (log, error, permanent, receive
+    count). Returns how many became sent, failed and permanently failed."""
+    counts: Counter = Counter()
+    for receives, ids in sent_by_receives.items():
+        # Not guarded by the lease: a send the channel reported as done is
+        # recorded even if a stalled sender lost its lease meanwhile (only a
+        # log already sent is left alone, so nothing is counted twice).
+        counts["sent"] += (
+            MessageLog.objects.filter(id__in=ids)
+            .exclude(status=Status.SENT)
+            .update(
+                status=Status.SENT,
+                sent_at=now,
+                updated_at=now,
+                last_error="",
+                error_signature="",
+                next_retry_at=None,
+                lease_token=None,
+                lease_expires_at=None,
+                receive_count=receives,
+                attempt_count=F("attempt_count") + 1,
+            )
+        )
+    if failures:
+        # Guarded by the lease: a sender whose lease ran out must not
+        # overwrite (or count) the outcome of the one that took over.
+        still_leased = set(
+            MessageLog.objects.filter(
+                id__in=[log.pk for log, *_ in failures], lease_token=lease_token
+            ).values_list("id", flat=True)
+        )
+        rows = []
+        for log, error, permanent, receives in failures:
+            if log.pk not in still_leased:
+                continue
+            if permanent or policy.is_exhausted(log.retry_count):
+                log.status, log.next_retry_at = Status.PERMANENTLY_FAILED, None
+            else:
+                log.status = Status.FAILED
+                log.next_retry_at = policy.next_retry_at(retry_count=log.retry_count, now=now)
+            log.last_error, log.error_signature = error, error_signature(error)
+            log.attempt_count += 1
+            log.receive_count = receives
+            log.updated_at = now
+            log.lease_token = log.lease_expires_at = None
+            counts[log.status] += 1
+            rows.append(log)
+        MessageLog.objects.filter(lease_token=lease_token).bulk_update(
+            rows, _FAILURE_FIELDS, batch_size=500
+        )
+    HourlyCount.add(
+        sent=counts["sent"],
+        failed=counts[Status.FAILED],
+        permanently_failed=counts[Status.PERMANENTLY_FAILED],
+    )
+    return Counter(
+        sent=counts["sent"],
+        failed=counts[Status.FAILED],
+        permanently_failed=counts[Status.PERMANENTLY_FAILED],
+    )
+
+
+def messages_dead_letter(*, message_ids: Iterable[uuid.UUID], reason: str, actor: str) -> int:
+    """Any status but sent → dead-lettered. Moving the envelopes is the caller's part."""
+    message_ids = list(message_ids)
+    changed = (
+        MessageLog.objects.filter(id__in=message_ids)
+        .exclude(status=Status.SENT)
+        .update(
+            status=Status.DEAD_LETTERED,
+            last_error=reason,
+            error_signature=error_signature(reason),
+            updated_at=timezone.now(),
+            lease_token=None,
+            lease_expires_at=None,
+            dead_letter_count=F("dead_letter_count") + 1,
+        )
+    )
+    message_events_record(
+        message_ids=message_ids, kind=MessageEvent.Kind.DEAD_LETTERED, actor=actor, detail=reason
+    )
+    HourlyCount.add(dead_lettered=changed)
+    return changed
+
+
+# The retry cycle
+
+
+def messages_give_up(*, now: datetime) -> int:
+    """Failed logs the cycle can never retry → permanently failed: those whose
+    batch or template is gone, and those out of retries."""
+    gone = MessageLog.objects.filter(status=Status.FAILED).filter(policy.gone_q())
+    given_up = MessageLog.objects.filter(id__in=gone.values("id")).update(
+        status=Status.PERMANENTLY_FAILED,
+        last_error=policy.BATCH_OR_TEMPLATE_GONE,
+        error_signature=policy.BATCH_OR_TEMPLATE_GONE,
+        next_retry_at=None,
+        updated_at=now,
+    )
+    given_up += MessageLog.objects.filter(policy.exhausted_q()).update(
+        status=Status.PERMANENTLY_FAILED, next_retry_at=None, updated_at=now
+    )
+    return given_up
+
+
+def messages_claim_for_retry(*, message_ids: Sequence[uuid.UUID], now: datetime) -> int:
+    """Failed → pending for the retry cycle, spending one retry."""
+    return MessageLog.objects.filter(id__in=message_ids, status=Status.FAILED).update(
+        status=Status.PENDING,
+        retry_count=F("retry_count") + 1,
+        enqueue_source=Source.RETRY,
+        enqueued_at=None,
+        next_retry_at=None,
+        updated_at=now,  # claim time: the outbox grace period counts from it
+    )
+
+
+def messages_retry_not_enqueued(
+    *, message_ids: Sequence[uuid.UUID], error: str, now: datetime
+) -> tuple[int, int]:
+    """A claimed retry the queue refused: the retry stays spent and the log
+    goes back to failed, or to permanently failed at the maximum. Returns
+    (still failed, permanently failed)."""
+    base = MessageLog.objects.filter(
+        id__in=message_ids, status=Status.PENDING, enqueued_at__isnull=True
+    )
+    signature = error_signature(error)
+    permanent = base.filter(retry_count__gte=policy.max_retries()).update(
+        status=Status.PERMANENTLY_FAILED,
+        last_error=error,
+        error_signature=signature,
+        updated_at=now,
+    )
+    still = base.update(
+        status=Status.FAILED,
+        last_error=error,
+        error_signature=signature,
+        next_retry_at=None,
+        updated_at=now,
+    )
+    if policy.per_message_backoff():
+        rows = list(
+            MessageLog.objects.filter(id__in=message_ids, status=Status.FAILED).only("retry_count")
+        )
+        for log in rows:
+            log.next_retry_at = policy.next_retry_at(retry_count=log.retry_count, now=now)
+        MessageLog.objects.bulk_update(rows, ["next_retry_at"], batch_size=500)
+    return still, permanent
+
+
+# Admins
+
+
+def messages_retry_now(*, message_ids: Sequence[uuid.UUID], now: datetime, actor: str) -> int:
+    """Failed or permanently failed → pending, by an admin (one-click or
+    bulk): one more attempt, without spending the cycle's retries."""
+    changed = (
+        MessageLog.objects.filter(id__in=message_ids)
+        .filter(status__in=policy.ADMIN_REQUEUEABLE)
+        .update(
+            status=Status.PENDING,
+            enqueue_source=Source.MANUAL,
+            enqueued_at=None,
+            next_retry_at=None,
+            updated_at=now,
+        )
+    )
+    message_events_record(message_ids=message_ids, kind=MessageEvent.Kind.MANUAL_RETRY, actor=actor)
+    return changed
+
+
+def messages_replayed(*, message_ids: Sequence[uuid.UUID], now: datetime) -> int:
+    """Any status but sent → pending, its envelope back on the main queue."""
+    return (
+        MessageLog.objects.filter(id__in=message_ids)
+        .exclude(status=Status.SENT)
+        .update(
+            status=Status.PENDING,
+            enqueue_source=Source.DLQ_REPLAY,
+            enqueued_at=now,
+            receive_count=0,
+            lease_token=None,
+            lease_expires_at=None,
+            updated_at=now,
+        )
+    )
+
+
+def messages_replay_undone(*, message_ids: Sequence[uuid.UUID], now: datetime) -> int:
+    """A replay whose envelope could not leave the DLQ: back to dead-lettered."""
+    return MessageLog.objects.filter(
+        id__in=message_ids, status=Status.PENDING, enqueue_source=Source.DLQ_REPLAY
+    ).update(status=Status.DEAD_LETTERED, updated_at=now)
+
+
+def messages_purged(
+    *, message_ids: Sequence[uuid.UUID] | None, reason: str, actor: str, now: datetime
+) -> int:
+    """Dead-lettered → permanently failed, their DLQ entries deleted (``None``:
+    every dead-lettered log)."""
+    logs = MessageLog.objects.filter(status=Status.DEAD_LETTERED)
+    if message_ids is not None:
+        logs = logs.filter(id__in=list(message_ids))
+    purged_ids = list(logs.values_list("id", flat=True))
+    changed = MessageLog.objects.filter(id__in=purged_ids, status=Status.DEAD_LETTERED).update(
+        status=Status.PERMANENTLY_FAILED,
+        last_error=reason,
+        error_signature=error_signature(reason),
+        updated_at=now,
+    )
+    message_events_record(message_ids=purged_ids, kind=MessageEvent.Kind.DLQ_PURGE, actor=actor)
+    return changed
