@@ -7,6 +7,7 @@ each backend can batch as far as its service allows (``max_send_batch``,
 rest, and nothing is dropped without being reported.
 """
 
+import json
 import re
 import time
 from collections.abc import Sequence
@@ -136,6 +137,22 @@ class QueueBackend:
     def describe(self) -> str:
         """Where this backend points, for pages and logs (no secrets)."""
         return self.name
+
+
+def pack_handle(*fields: object) -> str:
+    """A receipt handle that carries what a transport needs to ack, release
+    or dead-letter a message without receiving it again."""
+    return json.dumps(fields)
+
+
+def unpack_handle(handle: str, size: int, *, transport: str) -> list:
+    try:
+        fields = json.loads(handle)
+        if not isinstance(fields, list) or len(fields) != size:
+            raise ValueError(handle)
+    except (TypeError, ValueError):
+        raise QueueError(f"Not a receipt handle of the {transport}: {handle[:80]!r}") from None
+    return fields
 
 
 class RateLimit:

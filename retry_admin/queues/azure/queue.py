@@ -2,7 +2,6 @@
 
 import base64
 import binascii
-import json
 import logging
 import threading
 from collections.abc import Callable, Sequence
@@ -33,6 +32,7 @@ from retry_admin.queues.base import (
     QueueError,
     ReceivedMessage,
     SendResult,
+    pack_handle,
 )
 from retry_admin.queues.remote import SCAN_VISIBILITY_SECONDS, RemoteQueue, oldest_first
 
@@ -162,56 +162,52 @@ class AzureStorageQueue(RemoteQueue):
                 )
             )
 
-    def _delete(self, name: str, pairs: Sequence[tuple[str, str]]) -> int:
-        """Delete (id, pop receipt) pairs; returns how many were deleted."""
+    def _each(
+        self, name: str, action: str, pairs: Sequence[tuple[str, str]], call: Callable
+    ) -> list:
+        """``call(queue, message_id, pop_receipt)`` for each pair, over the
+        pool. Per pair: what it returned, ``None`` when the message is no
+        longer ours (deleted, or its receipt changed; it comes back after its
+        visibility timeout, and the sender skips a message whose log has an
+        outcome), or the ``QueueError``."""
         queue = self._queue(name)
 
-        def delete(pair: tuple[str, str]) -> bool | QueueError:
+        def one(pair: tuple[str, str]) -> Any:
             from azure.core.exceptions import HttpResponseError
 
             try:
-                with azure_errors("delete", repr(name)):
+                with azure_errors(action, repr(name)):
                     try:
-                        queue.delete_message(*pair)
+                        return call(queue, *pair)
                     except HttpResponseError as exc:
                         if not is_gone(exc):
                             raise
-                        # It comes back after its visibility timeout; the
-                        # sender skips a message whose log has an outcome.
                         logger.warning(
-                            "Azure did not delete message %s: %s", pair[0], error_code(exc)
+                            "Azure could not %s message %s: %s", action, pair[0], error_code(exc)
                         )
-                        return False
+                        return None
             except QueueError as exc:
                 return exc
-            return True
 
-        return self._count(self._map(delete, pairs))
+        return self._map(one, pairs)
+
+    def _delete(self, name: str, pairs: Sequence[tuple[str, str]]) -> int:
+        """Delete (id, pop receipt) pairs; returns how many were deleted."""
+        return self._count(
+            self._each(name, "delete", pairs, lambda q, *pair: q.delete_message(*pair) or True)
+        )
 
     def _show(self, name: str, pairs: Sequence[tuple[str, str]], delay: int) -> None:
         """Make received messages visible again after ``delay`` seconds."""
-        queue = self._queue(name)
         delay = min(max(delay, 0), MAX_VISIBILITY_SECONDS)
-
-        def show(pair: tuple[str, str]) -> bool | QueueError:
-            from azure.core.exceptions import HttpResponseError
-
-            try:
-                with azure_errors("update", repr(name)):
-                    try:
-                        queue.update_message(*pair, visibility_timeout=delay)
-                    except HttpResponseError as exc:
-                        if not is_gone(exc):
-                            raise
-                        logger.warning(
-                            "Azure did not release message %s: %s", pair[0], error_code(exc)
-                        )
-                        return False
-            except QueueError as exc:
-                return exc
-            return True
-
-        self._count(self._map(show, pairs))
+        self._count(
+            self._each(
+                name,
+                "release",
+                pairs,
+                lambda q, *pair: q.update_message(*pair, visibility_timeout=delay) or True,
+            )
+        )
 
     @staticmethod
     def _count(outcomes: list) -> int:
@@ -258,33 +254,23 @@ class AzureStorageQueue(RemoteQueue):
 
     def extend(self, handles: Sequence[str], *, visibility_timeout: int) -> dict[str, str]:
         """Each update gives the message a new pop receipt, so a new handle."""
-        queue = self._queue(self.queue_name)
         seconds = min(max(visibility_timeout, 0), MAX_VISIBILITY_SECONDS)
-
-        def update(handle: str) -> str | None:
-            from azure.core.exceptions import HttpResponseError
-
-            message_id, pop_receipt, content, count = unpack(handle)
-            try:
-                with azure_errors("update", repr(self.queue_name)):
-                    try:
-                        updated = queue.update_message(
-                            message_id, pop_receipt, visibility_timeout=seconds
-                        )
-                    except HttpResponseError as exc:
-                        if not is_gone(exc):
-                            raise
-                        logger.warning(
-                            "Azure did not extend message %s: %s", message_id, error_code(exc)
-                        )
-                        return None
-            except QueueError as exc:
-                logger.warning("Azure did not extend message %s: %s", message_id, exc)
-                return None
-            return json.dumps([message_id, updated.pop_receipt, content, count])
-
-        renewed = self._map(update, list(handles))
-        return {old: new for old, new in zip(handles, renewed, strict=True) if new is not None}
+        unpacked = [unpack(h) for h in handles]
+        updated = self._each(
+            self.queue_name,
+            "extend",
+            [(m[0], m[1]) for m in unpacked],
+            lambda q, *pair: q.update_message(*pair, visibility_timeout=seconds),
+        )
+        renewed = {}
+        for handle, (message_id, _, content, count), result in zip(
+            handles, unpacked, updated, strict=True
+        ):
+            if isinstance(result, QueueError):
+                logger.warning("Azure did not extend message %s: %s", message_id, result)
+            elif result is not None:
+                renewed[handle] = pack_handle(message_id, result.pop_receipt, content, count)
+        return renewed
 
     def _handle_id(self, handle: str) -> str:
         return unpack(handle)[0]

@@ -1,12 +1,11 @@
 """Azure Storage Queue's wire rules: its limits, how its errors read and the
 receipt-handle codec."""
 
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from retry_admin.queues.base import QueueError
+from retry_admin.queues.base import QueueError, pack_handle, unpack_handle
 
 MAX_MESSAGE_BYTES = 64 * 1024
 MAX_PER_CALL = 32
@@ -73,12 +72,9 @@ def is_gone(exc: Exception) -> bool:
 
 
 def pack(message: Any) -> str:
-    return json.dumps([message.id, message.pop_receipt, message.content, message.dequeue_count])
+    """message id, pop receipt, raw content, dequeue count"""
+    return pack_handle(message.id, message.pop_receipt, message.content, message.dequeue_count)
 
 
 def unpack(handle: str) -> tuple[str, str, str, int]:
-    try:
-        message_id, pop_receipt, content, count = json.loads(handle)
-    except (TypeError, ValueError):
-        raise QueueError(f"Not a receipt handle of the Azure queue: {handle[:80]!r}") from None
-    return message_id, pop_receipt, content, count
+    return tuple(unpack_handle(handle, 4, transport="Azure queue"))

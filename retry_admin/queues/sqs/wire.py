@@ -1,13 +1,12 @@
 """SQS's wire rules: its limits, how its errors read, the receipt-handle
 codec and the body and attribute checks made before anything is sent."""
 
-import json
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from urllib.parse import urlparse
 
-from retry_admin.queues.base import XML_UNSAFE, QueueError
+from retry_admin.queues.base import XML_UNSAFE, QueueError, pack_handle, unpack_handle
 
 MAX_BATCH = 10
 MAX_BATCH_BYTES = 256 * 1024
@@ -92,22 +91,14 @@ def aws_errors(action: str, where: str) -> Iterator[None]:
 
 
 def pack(message: dict) -> str:
-    return json.dumps(
-        [
-            message["ReceiptHandle"],
-            message["MessageId"],
-            receive_count(message),
-            message["Body"],
-        ]
+    """receipt handle, message id, receive count, body"""
+    return pack_handle(
+        message["ReceiptHandle"], message["MessageId"], receive_count(message), message["Body"]
     )
 
 
 def unpack(handle: str) -> tuple[str, str, int, str]:
-    try:
-        receipt, message_id, count, body = json.loads(handle)
-    except (TypeError, ValueError):
-        raise QueueError(f"Not a receipt handle of the SQS queue: {handle[:80]!r}") from None
-    return receipt, message_id, count, body
+    return tuple(unpack_handle(handle, 4, transport="SQS queue"))
 
 
 def receive_count(message: dict) -> int:
