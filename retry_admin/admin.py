@@ -1,3 +1,8 @@
+"""The Django admin: for looking. Records that are evidence (the audit log,
+retry runs, message logs and their attempts) and the embedded queue's rows
+cannot be added, edited or deleted here, not even by a superuser: changes go
+through the console, the API and the services, which keep the invariants."""
+
 from django.contrib import admin
 
 from retry_admin.models import (
@@ -35,6 +40,19 @@ class BatchAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
 
 
+class ReadOnly:
+    """Viewable, never added, changed or deleted through the admin."""
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
 class DeliveryAttemptInline(admin.TabularInline):
     model = DeliveryAttempt
     extra = 0
@@ -43,7 +61,7 @@ class DeliveryAttemptInline(admin.TabularInline):
 
 
 @admin.register(MessageLog)
-class MessageLogAdmin(admin.ModelAdmin):
+class MessageLogAdmin(ReadOnly, admin.ModelAdmin):
     list_display = [
         "id",
         "recipient",
@@ -60,12 +78,9 @@ class MessageLogAdmin(admin.ModelAdmin):
     readonly_fields = [f.name for f in MessageLog._meta.fields]
     inlines = [DeliveryAttemptInline]
 
-    def has_add_permission(self, request):
-        return False  # messages are created through batches, never by hand
-
 
 @admin.register(RetryRun)
-class RetryRunAdmin(admin.ModelAdmin):
+class RetryRunAdmin(ReadOnly, admin.ModelAdmin):
     list_display = [
         "id",
         "trigger",
@@ -84,7 +99,7 @@ class RetryRunAdmin(admin.ModelAdmin):
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(ReadOnly, admin.ModelAdmin):
     list_display = ["created_at", "actor_name", "action", "target", "count"]
     list_filter = ["action"]
     search_fields = ["actor_name", "target"]
@@ -92,7 +107,7 @@ class AuditEventAdmin(admin.ModelAdmin):
 
 
 @admin.register(QueueMessage)
-class QueueMessageAdmin(admin.ModelAdmin):
+class QueueMessageAdmin(ReadOnly, admin.ModelAdmin):
     list_display = ["id", "queue", "dead", "receive_count", "visible_at", "created_at"]
     list_filter = ["queue", "dead"]
     readonly_fields = [f.name for f in QueueMessage._meta.fields]
