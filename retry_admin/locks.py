@@ -8,10 +8,11 @@ third of that while the holder lives. A holder killed with SIGKILL stops
 renewing, and the next taker gets the lock one lease later, not an hour
 later."""
 
+import functools
 import logging
 import secrets
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 
@@ -77,6 +78,23 @@ def held_lock(name: str, *, ttl_seconds: float | None = None) -> Iterator[str | 
         stop.set()
         renewer.join()
         lock_release(name, token)
+
+
+def exclusive(name: str, *, what: str) -> Callable[[Callable[..., dict]], Callable[..., dict]]:
+    """Run the decorated job only while holding lock ``name``; when another
+    process holds it, answer ``{"skipped": "another <what> run is active"}``."""
+
+    def wrap(job: Callable[..., dict]) -> Callable[..., dict]:
+        @functools.wraps(job)
+        def run(*args: object, **kwargs: object) -> dict:
+            with held_lock(name) as token:
+                if token is None:
+                    return {"skipped": f"another {what} run is active"}
+                return job(*args, **kwargs)
+
+        return run
+
+    return wrap
 
 
 def _keep(name: str, token: str, ttl: float, stop: threading.Event) -> None:

@@ -7,7 +7,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from retry_admin.locks import held_lock
+from retry_admin.locks import exclusive
 from retry_admin.models import RetryRun
 from retry_admin.services.cleanup import cleanup_run
 from retry_admin.services.dispatch import dispatch
@@ -22,34 +22,28 @@ logger = logging.getLogger(__name__)
 SENDER_RUN_SECONDS = 50
 
 
+@exclusive("sender-schedule", what="sender")
 def send_queued_messages() -> dict:
     """Every minute: drain the queue for up to ~50 s, polling every
     SENDER_POLL_SECONDS. The lock stops two runs overlapping."""
-    with held_lock("sender-schedule") as token:
-        if token is None:
-            return {"skipped": "another sender run is active"}
-        return vars(sender_drain(seconds=SENDER_RUN_SECONDS))
+    return vars(sender_drain(seconds=SENDER_RUN_SECONDS))
 
 
+@exclusive("dlq-reconcile", what="reconcile")
 def reconcile_dlq() -> dict:
     """Every 5 minutes: mark the logs of messages the queue dead-lettered by
     itself (SQS redrive). Apart from the sender: on SQS reading the DLQ is a
     receive-and-release scan that must not delay or outlive the sender's lock."""
-    with held_lock("dlq-reconcile") as token:
-        if token is None:
-            return {"skipped": "another reconcile run is active"}
-        return {"reconciled": dlq_reconcile()}
+    return {"reconciled": dlq_reconcile()}
 
 
+@exclusive("dispatcher", what="dispatcher")
 def dispatch_outbox() -> dict:
     """Every minute: enqueue pending logs that never reached the queue
     (queue was down). The grace period leaves fresh ones to their own
     after-commit dispatch."""
-    with held_lock("dispatcher") as token:
-        if token is None:
-            return {"skipped": "another dispatcher run is active"}
-        result = dispatch(older_than=timezone.now() - timedelta(seconds=60))
-        return {"enqueued": result.enqueued, "error": result.error}
+    result = dispatch(older_than=timezone.now() - timedelta(seconds=60))
+    return {"enqueued": result.enqueued, "error": result.error}
 
 
 def run_retry_cycle(trigger: str = RetryRun.Trigger.SCHEDULE, user_id: int | None = None) -> dict:
@@ -75,8 +69,10 @@ def mirror_tables() -> dict:
     logs through to Table Storage."""
     if not settings.AZURE_TABLES_MIRROR:
         return {"skipped": "AZURE_TABLES_MIRROR is off"}
-    with held_lock("table-mirror") as token:
-        if token is None:
-            return {"skipped": "another mirror run is active"}
-        report = mirror_run()
-        return {"written": report.written, "error": report.error}
+    return _mirror()
+
+
+@exclusive("table-mirror", what="mirror")
+def _mirror() -> dict:
+    report = mirror_run()
+    return {"written": report.written, "error": report.error}
