@@ -7,8 +7,9 @@ from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from retry_admin import selectors
 from retry_admin.channels.registry import CHANNELS
-from retry_admin.filters import FILTER_FIELDS, MessageFilter, row_id
+from retry_admin.filters import FILTER_FIELDS, MessageFilter
 from retry_admin.models import Status, Template
 from retry_admin.services.batches import RecipientRow
 
@@ -112,17 +113,10 @@ class TemplateRefField(serializers.Field):
     def to_internal_value(self, data) -> Template:
         if isinstance(data, bool) or not isinstance(data, int | str) or _has_nul(data):
             self.fail("invalid")
-        template = None
-        if isinstance(data, int):
-            if 1 <= data <= BIGINT_MAX:
-                template = Template.objects.filter(pk=data).first()
-        else:
-            name = data.strip()
-            if not name:
-                self.fail("invalid")
-            template = Template.objects.filter(name=name).first()
-            if template is None and (pk := row_id(name)) is not None:
-                template = Template.objects.filter(pk=pk).first()
+        ref = data.strip() if isinstance(data, str) else data
+        if ref == "":
+            self.fail("invalid")
+        template = selectors.template_find(ref)
         if template is None:
             self.fail("unknown", value=data)
         return template

@@ -2,17 +2,16 @@
 (with a live preview of the first personalised message)."""
 
 import uuid
-from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import RequestDataTooBig, ValidationError
-from django.db.models import Count
-from django.shortcuts import get_object_or_404, redirect
+from django.http import Http404
+from django.shortcuts import redirect
 
 from retry_admin import roles, selectors
 from retry_admin.filters import MessageFilter, error_texts, id_cursor, row_id
-from retry_admin.models import Batch, MessageLog, Status, Template, template_placeholders
+from retry_admin.models import Batch, Status, template_placeholders
 from retry_admin.schedules import RETRY_CYCLE, next_run
 from retry_admin.services.batches import (
     BatchValidationError,
@@ -25,6 +24,7 @@ from retry_admin.services.batches import (
 from retry_admin.services.templates import template_create
 from retry_admin.web.access import console_action, console_view, forbidden, page
 from retry_admin.web.forms import MAX_UPLOAD_BYTES, BatchForm, TemplateForm, size_label
+from retry_admin.web.progress import Progress
 from retry_admin.web.recipients import RecipientsUnreadable, decode_upload, parse_recipients
 
 PAGE_SIZE = 25
@@ -32,53 +32,6 @@ SHOWN_ERRORS = 100
 PREVIEW_BYTES = 64 * 1024
 # A form sent again with the same content within this long asks before creating.
 TWIN_WINDOW_SECONDS = 3600
-_SEGMENTS = [
-    (Status.SENT, "sent", "seg-sent"),
-    (Status.FAILED, "failed, will retry", "seg-failed"),
-    (Status.PERMANENTLY_FAILED, "permanently failed", "seg-permanent"),
-    (Status.DEAD_LETTERED, "dead-lettered", "seg-dead"),
-    (Status.PENDING, "pending", "seg-pending"),
-]
-
-
-@dataclass
-class Progress:
-    counts: dict[str, int]
-
-    @property
-    def total(self) -> int:
-        return sum(self.counts.values())
-
-    @property
-    def pending(self) -> int:
-        return self.counts.get(Status.PENDING, 0)
-
-    @property
-    def waiting(self) -> int:
-        """Failed for now: the retry cycle will send them again."""
-        return self.counts.get(Status.FAILED, 0)
-
-    @property
-    def done(self) -> int:
-        return self.total - self.pending
-
-    @property
-    def percent_done(self) -> int:
-        return 100 if not self.total else int(100 * self.done / self.total)
-
-    @property
-    def segments(self) -> list[dict]:
-        total = self.total or 1
-        return [
-            {
-                "status": status,
-                "label": label,
-                "css": css,
-                "count": self.counts.get(status, 0),
-                "percent": round(100 * self.counts.get(status, 0) / total, 3),
-            }
-            for status, label, css in _SEGMENTS
-        ]
 
 
 def _count(n: int, noun: str) -> str:
@@ -91,23 +44,19 @@ def _count(n: int, noun: str) -> str:
 
 @console_view
 def batch_list(request):
-    qs = Batch.objects.select_related("template", "created_by").order_by("-id")
     param_errors = {}
     try:
         before = id_cursor(request.GET)
     except ValidationError as exc:
         before, param_errors = None, error_texts(exc)
-    if before is not None:
-        qs = qs.filter(id__lt=before)
-    batches = list(qs[: PAGE_SIZE + 1])
-    older = batches[PAGE_SIZE - 1].pk if len(batches) > PAGE_SIZE else None
-    batches = batches[:PAGE_SIZE]
+    listed = selectors.batch_page(older_than=before, limit=PAGE_SIZE)
+    batches = listed.items
     progress = selectors.batch_progress([b.pk for b in batches])
     rows = [(batch, Progress(progress[batch.pk])) for batch in batches]
     context = {
         "nav": "batches",
         "rows": rows,
-        "older": older,
+        "older": listed.next_cursor,
         "before": before,
         "param_errors": param_errors,
         "live": any(p.pending for _, p in rows),
@@ -120,7 +69,9 @@ def batch_list(request):
 
 @console_view
 def batch_detail(request, pk):
-    batch = get_object_or_404(Batch.objects.select_related("template", "created_by"), pk=pk)
+    batch = selectors.batch_get(pk)
+    if batch is None:
+        raise Http404("No such batch.")
     context = {
         "nav": "batches",
         "batch": batch,
@@ -129,11 +80,7 @@ def batch_detail(request, pk):
     }
     context["errors"] = [
         {**row, "label": Status(row["status"]).label}
-        for row in MessageLog.objects.filter(batch=batch)
-        .exclude(error_signature="")
-        .values("status", "error_signature")
-        .annotate(n=Count("id"))
-        .order_by("-n")[:10]
+        for row in selectors.batch_error_groups(batch.pk)
     ]
     context["recent"] = selectors.message_page(filters=MessageFilter(batch=batch.pk), limit=20)
     if request.htmx and not request.htmx.history_restore_request:
@@ -163,7 +110,7 @@ def _form_context(form: BatchForm, line_errors: list[LineError], source: str) ->
         "line_errors": shown,
         "more_errors": max(0, len(per_line) - SHOWN_ERRORS),
         "error_lines": len({e.line for e in per_line}),
-        "templates": Template.objects.all(),
+        "templates": selectors.templates(),
         "selected_template": form["template"].value(),
         "template_form": TemplateForm(),
     }
@@ -279,8 +226,7 @@ def batch_preview(request):
         template_id = request.POST.get("template", "")
     except RequestDataTooBig:
         return batch_form_too_large(request, preview=True)
-    pk = row_id(template_id)
-    template = Template.objects.filter(pk=pk).first() if pk is not None else None
+    template = selectors.template_get(row_id(template_id))
     context["template"] = template
     if template is None:
         context["problem"] = "Choose a template to see the first message."
@@ -346,7 +292,7 @@ def batch_form_too_large(request, *, preview: bool = False):
 @console_action()
 def template_new(request):
     form = TemplateForm(request.POST)
-    context = {"template_form": form, "templates": Template.objects.all(), "created": None}
+    context = {"template_form": form, "templates": selectors.templates(), "created": None}
     if form.is_valid():
         try:
             template = template_create(

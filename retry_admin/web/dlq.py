@@ -1,11 +1,8 @@
 """The dead-letter queue: what is in it, replay (one, selected, all, with a
 preview) and purge (Super Admin only, typed confirmation)."""
 
-from django.db.models import Min
-
 from retry_admin import roles, selectors
-from retry_admin.models import DeliveryAttempt
-from retry_admin.queues import QueueError, get_backend
+from retry_admin.queues import QueueError
 from retry_admin.services.dlq import ReplayResult, dlq_purge, dlq_replay
 from retry_admin.web.access import console_action, console_view, forbidden, page
 from retry_admin.web.forms import parse_entry_ids
@@ -14,33 +11,16 @@ PAGE_SIZE = 100
 PURGE_WORD = "PURGE"
 
 
-def _first_errors(message_ids: list) -> dict:
-    """The first failed attempt's error of each message, in two queries."""
-    firsts = (
-        DeliveryAttempt.objects.filter(message_id__in=message_ids)
-        .exclude(outcome=DeliveryAttempt.Outcome.SENT)
-        .values("message_id")
-        .annotate(first=Min("number"))
-    )
-    wanted = {(row["message_id"], row["first"]) for row in firsts}
-    if not wanted:
-        return {}
-    rows = DeliveryAttempt.objects.filter(
-        message_id__in=[m for m, _ in wanted], number__in={n for _, n in wanted}
-    ).values_list("message_id", "number", "error")
-    return {m: error for m, n, error in rows if (m, n) in wanted}
-
-
 @console_view
 def dlq(request):
     context = {"nav": "dlq", "purge_word": PURGE_WORD, "queue_error": ""}
     try:
-        context["depth"] = get_backend().dlq_depth()
+        context["depth"] = selectors.dlq_depth()
         entries = selectors.dlq_entries(limit=PAGE_SIZE)
     except QueueError as exc:
         context["queue_error"] = str(exc)
         context["depth"], entries = 0, []
-    errors = _first_errors([e.message.pk for e in entries if e.message])
+    errors = selectors.first_errors([e.message.pk for e in entries if e.message])
     context["entries"] = [
         (entry, errors.get(entry.message.pk) if entry.message else None) for entry in entries
     ]
@@ -59,7 +39,7 @@ def _scope(request) -> tuple[str, list[str]]:
 def _preview(scope: str, ids: list[str], *, purge: bool) -> dict:
     """What a replay or purge would take: the count and a sample with recipients."""
     if scope == "all":
-        count = get_backend().dlq_depth()
+        count = selectors.dlq_depth()
         sample = selectors.dlq_entries(limit=10)
     else:
         sample = selectors.dlq_entries(ids=ids, limit=len(ids)) if ids else []

@@ -4,14 +4,13 @@ then the retried messages' progress."""
 from datetime import datetime
 
 from django.core.exceptions import ValidationError
-from django.db.models import Count
 from django.http import HttpResponseBadRequest
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from retry_admin import selectors
 from retry_admin.filters import FILTER_FIELDS, MessageFilter
-from retry_admin.models import MessageEvent, MessageLog, Status
+from retry_admin.models import Status
 from retry_admin.services.bulk import (
     PreviewExpired,
     bulk_retry_preview,
@@ -20,6 +19,7 @@ from retry_admin.services.bulk import (
 )
 from retry_admin.web.access import console_action, console_view, page
 from retry_admin.web.messages import RETRYABLE, filtered_page, retry_note
+from retry_admin.web.progress import Progress
 
 FAILURE_TABS = [
     (Status.PERMANENTLY_FAILED, "Permanently failed"),
@@ -83,43 +83,19 @@ def bulk_run(request):
     level, text = retry_note(result, result.requeued + result.dlq_replayed)
     context = {
         "done": {"level": level, "text": text, "count": result.requeued + result.dlq_replayed},
-        "progress": _progress(request.user.get_username(), started, timezone.now()),
+        **_progress(request.user.get_username(), started, timezone.now()),
     }
     response = page(request, "retry_admin/_bulk_panel.html", context)
     response["HX-Trigger"] = "messages-changed"
     return response
 
 
-def _progress(actor: str, since, until) -> dict:
-    """Where the messages one bulk retry requeued are now, by status."""
-    retried = MessageEvent.objects.filter(
-        kind__in=[MessageEvent.Kind.MANUAL_RETRY],
-        actor_name=actor,
-        created_at__gte=since,
-        created_at__lte=until,
-    ).values("message_id")
-    counts = {s: 0 for s in Status.values}
-    for row in MessageLog.objects.filter(id__in=retried).values("status").annotate(n=Count("id")):
-        counts[row["status"]] = row["n"]
-    total = sum(counts.values())
-    waiting = counts[Status.PENDING]
-    failed_again = counts[Status.FAILED] + counts[Status.PERMANENTLY_FAILED]
-    failed_again += counts[Status.DEAD_LETTERED]
-
-    def share(n: int) -> float:
-        return round(100 * n / total, 3) if total else 0
-
+def _progress(actor: str, since: datetime, until: datetime) -> dict:
+    """Where the messages one bulk retry requeued are now, and how to ask again."""
+    counts = selectors.manually_retried_counts(actor=actor, since=since, until=until)
     return {
-        "actor": actor,
-        "since": since.isoformat(),
-        "until": until.isoformat(),
-        "counts": counts,
-        "total": total,
-        "waiting": waiting,
-        "failed_again": failed_again,
-        "percent": 100 if not total else int(100 * (total - waiting) / total),
-        "sent_share": share(counts[Status.SENT]),
-        "failed_share": share(failed_again),
+        "progress": Progress(counts),
+        "poll": {"actor": actor, "since": since.isoformat(), "until": until.isoformat()},
     }
 
 
@@ -145,8 +121,4 @@ def bulk_progress(request):
             f"{', '.join(bad)}: since and until must be ISO datetimes, actor a user name"
         )
     since, until = moments["since"], moments["until"]
-    return page(
-        request,
-        "retry_admin/_bulk_panel.html#progress",
-        {"progress": _progress(actor, since, until)},
-    )
+    return page(request, "retry_admin/_bulk_panel.html#progress", _progress(actor, since, until))

@@ -7,8 +7,8 @@ from collections.abc import Iterable
 from django import forms
 from django.conf import settings
 
+from retry_admin import selectors
 from retry_admin.channels.registry import CHANNEL_CHOICES
-from retry_admin.models import Template
 from retry_admin.services.batches import LineError
 from retry_admin.web.recipients import (
     ParsedRecipients,
@@ -50,7 +50,7 @@ def parse_entry_ids(values: Iterable[str], *, limit: int = MAX_IDS) -> list[str]
 class BatchForm(forms.Form):
     name = forms.CharField(max_length=200, help_text="Shown in lists, e.g. “November welcome”.")
     template = forms.ModelChoiceField(
-        queryset=Template.objects.all(), empty_label="Choose a template…"
+        queryset=selectors.templates(), empty_label="Choose a template…"
     )
     channel = forms.ChoiceField(choices=CHANNEL_CHOICES)
     recipients = forms.CharField(

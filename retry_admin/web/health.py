@@ -5,10 +5,9 @@ from django.http import JsonResponse
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
-from django_q.models import Schedule, Task
 
+from retry_admin import selectors
 from retry_admin.filters import error_texts, id_cursor
-from retry_admin.models import AuditEvent, RetryRun
 from retry_admin.services.health import health_check
 from retry_admin.web.access import console_view, page
 
@@ -23,12 +22,6 @@ def healthz(request):
     return JsonResponse(report, status=200 if report["healthy"] else 503)
 
 
-def _schedules() -> list[dict]:
-    schedules = list(Schedule.objects.order_by("name"))
-    last = {t.id: t for t in Task.objects.filter(id__in=[s.task for s in schedules if s.task])}
-    return [{"schedule": s, "last": last.get(s.task)} for s in schedules]
-
-
 @console_view
 def health_page(request):
     report = health_check()
@@ -40,18 +33,15 @@ def health_page(request):
     }
     if request.htmx and not request.htmx.history_restore_request:
         return page(request, "retry_admin/health.html#checks", context)
-    audit = AuditEvent.objects.order_by("-id")
     try:
         before = id_cursor(request.GET)
     except ValidationError as exc:
         before, context["param_errors"] = None, error_texts(exc)
-    if before is not None:
-        audit = audit.filter(id__lt=before)
-    events = list(audit[: AUDIT_PAGE + 1])
+    audit = selectors.audit_page(older_than=before, limit=AUDIT_PAGE)
     context.update(
-        schedules=_schedules(),
-        runs=RetryRun.objects.select_related("actor")[:20],
-        audit=events[:AUDIT_PAGE],
-        audit_older=events[AUDIT_PAGE - 1].pk if len(events) > AUDIT_PAGE else None,
+        schedules=selectors.schedules_with_last_run(),
+        runs=selectors.recent_retry_runs(20),
+        audit=audit.items,
+        audit_older=audit.next_cursor,
     )
     return page(request, "retry_admin/health.html", context)

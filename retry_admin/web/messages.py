@@ -5,11 +5,12 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.shortcuts import get_object_or_404, redirect
+from django.http import Http404
+from django.shortcuts import redirect
 
 from retry_admin import policy, selectors
 from retry_admin.filters import MessageFilter, error_texts, page_cursors
-from retry_admin.models import MessageLog, Status
+from retry_admin.models import Status
 from retry_admin.schedules import RETRY_CYCLE, next_run
 from retry_admin.services.retry import ManualRetryResult, message_retry
 from retry_admin.web.access import console_action, console_view, page
@@ -25,27 +26,6 @@ RETRYABLE = policy.ADMIN_RETRYABLE  # what a Retry button may be shown for
 PAGE_SIZE = 50
 # Sent after a retry whose rows change in place; counts elsewhere listen for it.
 RETRIED = "message-retried"
-# Newest-first on a recipient prefix sorts every match: fine for a person's
-# address, not for "+44". Past this many matches the page asks for more.
-RECIPIENT_MATCH_LIMIT = 2_000
-
-
-def _recipient_matches(filters: MessageFilter) -> list | None:
-    """The ids of a recipient prefix's matches, read from the (recipient, id)
-    index alone; ``None`` without a recipient filter. Raises ``ValidationError``
-    past ``RECIPIENT_MATCH_LIMIT`` matches."""
-    if not filters.recipient:
-        return None
-    matches = MessageFilter(recipient=filters.recipient).apply(MessageLog.objects.all())
-    ids = list(matches.order_by().values_list("id", flat=True)[: RECIPIENT_MATCH_LIMIT + 1])
-    if len(ids) > RECIPIENT_MATCH_LIMIT:
-        raise ValidationError(
-            {
-                "recipient": f"More than {RECIPIENT_MATCH_LIMIT:,} messages start with "
-                f"“{filters.recipient}”: type more of the address."
-            }
-        )
-    return ids
 
 
 def filtered_page(request, *, forced: dict | None = None) -> dict:
@@ -62,7 +42,6 @@ def filtered_page(request, *, forced: dict | None = None) -> dict:
         context["query"] = urlencode(filters.as_params())
         context["page"] = selectors.message_page(
             filters=filters,
-            within=_recipient_matches(filters),
             after=cursors["after"],
             before=cursors["before"],
             limit=PAGE_SIZE,
@@ -86,7 +65,9 @@ def message_list(request):
 
 @console_view
 def message_detail(request, pk):
-    message = get_object_or_404(MessageLog.objects.select_related("batch__template"), pk=pk)
+    message = selectors.message_get(pk)
+    if message is None:
+        raise Http404("No such message.")
     body, body_problem = rendered_body(message)
     context = {
         "nav": "messages",
@@ -130,18 +111,19 @@ def retry_note(result: ManualRetryResult, asked: int) -> tuple[str, str]:
 
 @console_action()
 def message_retry_one(request, pk):
-    message = get_object_or_404(MessageLog, pk=pk)
-    result = message_retry(message_ids=[message.pk], user=request.user)
+    if selectors.unknown_message_ids([pk]):
+        raise Http404("No such message.")
+    result = message_retry(message_ids=[pk], user=request.user)
     level, text = retry_note(result, 1)
     if request.htmx:
-        message.refresh_from_db()
+        message = selectors.message_get(pk)
         context = {"rows": [message], "flash": {"level": level, "text": text}}
         context.update(retryable=RETRYABLE)
         response = page(request, "retry_admin/_message_rows.html", context)
         response["HX-Trigger"] = RETRIED  # counts elsewhere on the page refresh
         return response
     getattr(messages, level)(request, text)
-    return redirect("message_detail", pk=message.pk)
+    return redirect("message_detail", pk=pk)
 
 
 @console_action()
@@ -155,7 +137,7 @@ def message_retry_selected(request):
         )
     result = message_retry(message_ids=ids, user=request.user)
     level, text = retry_note(result, len(ids))
-    rows = list(MessageLog.objects.select_related("batch").filter(id__in=ids).order_by("-id"))
+    rows = selectors.messages_by_ids(ids)
     context = {"rows": rows, "oob": True, "flash": {"level": level, "text": text}}
     context["retryable"] = RETRYABLE
     response = page(request, "retry_admin/_message_rows.html", context)

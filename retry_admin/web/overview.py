@@ -6,7 +6,7 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from retry_admin import selectors
-from retry_admin.models import Heartbeat, RetryRun, Status
+from retry_admin.models import RetryRun, Status
 from retry_admin.services import retry
 from retry_admin.web.access import console_action, console_view, page
 from retry_admin.web.charts import hourly_chart
@@ -67,7 +67,7 @@ def retry_cycle_trigger(request):
 
 
 def _say_queued(request) -> None:
-    if Heartbeat.objects.filter(name="scheduler").exists():
+    if selectors.scheduler_seen():
         messages.success(request, "Retry cycle queued: the worker runs it within seconds.")
     else:
         messages.warning(

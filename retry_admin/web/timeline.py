@@ -5,15 +5,12 @@ and its entry in the dead-letter queue if it is there now."""
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Count
-
-from retry_admin import policy
+from retry_admin import policy, selectors
 from retry_admin.models import (
     AuditEvent,
     DeliveryAttempt,
     MessageEvent,
     MessageLog,
-    QueueMessage,
     Source,
     Status,
     render_template,
@@ -75,9 +72,10 @@ def message_timeline(message: MessageLog) -> list[Entry]:
     entries = [
         Entry(at=message.created_at, css="info", title="Created", note=_created_note(message))
     ]
-    entries += [_attempt(a) for a in message.attempts.all()]
-    entries += [_event(e) for e in message.events.all()]
-    for audit in AuditEvent.objects.filter(target=str(message.pk)):
+    history = selectors.message_history(message)
+    entries += [_attempt(a) for a in history.attempts]
+    entries += [_event(e) for e in history.events]
+    for audit in history.audit_events:
         entries.append(
             Entry(
                 at=audit.created_at,
@@ -88,15 +86,15 @@ def message_timeline(message: MessageLog) -> list[Entry]:
                 order=1,
             )
         )
-    dead = dlq_entry(message)
+    dead = history.dlq_entry
     if dead is not None and dead.dead_at:
         entries.append(
             Entry(
                 at=dead.dead_at,
                 css="dead",
                 title="In the dead-letter queue now",
-                note=f"DLQ entry {dead.pk}, received {dead.receive_count} times",
-                error=dead.dead_reason,
+                note=f"DLQ entry {dead.id}, received {dead.receive_count} times",
+                error=dead.reason,
                 order=3,
             )
         )
@@ -114,18 +112,6 @@ def _audit_note(audit: AuditEvent) -> str:
     details = audit.details or {}
     parts = [f"{k.replace('_', ' ')}: {v}" for k, v in details.items() if isinstance(v, int) and v]
     return ", ".join(parts)
-
-
-def dlq_entry(message: MessageLog) -> QueueMessage | None:
-    """Its row in the db queue's DLQ, if dead-lettered there (the DLQ is small
-    and the body holds the id, so a scan of dead rows is cheap)."""
-    if message.status != Status.DEAD_LETTERED:
-        return None
-    return (
-        QueueMessage.objects.filter(dead=True, body__contains=str(message.pk))
-        .order_by("-id")
-        .first()
-    )
 
 
 def rendered_body(message: MessageLog) -> tuple[str, str]:
@@ -153,12 +139,7 @@ _RETRY_KINDS = {
 def message_retries(message: MessageLog) -> dict:
     """Its retries as the overview counts them (selectors.RETRY_FIGURES): the
     attempts made after it was sent again, by any route, per route."""
-    rows = (
-        message.attempts.exclude(source=Source.QUEUE)
-        .values("source")
-        .annotate(n=Count("id"))
-        .order_by("source")
-    )
+    rows = selectors.message_retries_by_source(message)
     kinds = [{"label": _RETRY_KINDS.get(r["source"], r["source"]), "n": r["n"]} for r in rows]
     return {"total": sum(k["n"] for k in kinds), "kinds": kinds}
 

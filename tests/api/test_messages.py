@@ -299,3 +299,19 @@ def test_a_json_value_must_have_the_documented_type(as_super, batch_with_failure
     body = assert_error(as_super.post(BULK, payload, format="json"), 400)
     assert field in body["errors"]
     assert set(_statuses(message_ids(batch_with_failures))) == {Status.FAILED}
+
+
+def test_it_asks_for_more_of_a_recipient_prefix_matching_too_many(
+    as_viewer, make_batch, monkeypatch
+):
+    monkeypatch.setattr("retry_admin.selectors.messages.RECIPIENT_MATCH_LIMIT", 3)
+    batch = make_batch(5)
+
+    broad = as_viewer.get(URL, {"recipient": "user"})
+    narrow = as_viewer.get(URL, {"recipient": "user4@"})
+
+    assert_error(broad, 400, "More than 3 messages start with “user”: type more of the address.")
+    assert broad.json()["errors"]["recipient"]
+    assert [m["id"] for m in narrow.json()["results"]] == [
+        str(m.pk) for m in MessageLog.objects.filter(batch=batch, recipient__startswith="user4@")
+    ]

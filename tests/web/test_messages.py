@@ -237,7 +237,7 @@ def test_retry_selected_with_nothing_selected_says_so(super_client):
 
 
 def test_a_recipient_prefix_matching_too_many_asks_for_more(super_client, make_batch, monkeypatch):
-    monkeypatch.setattr("retry_admin.web.messages.RECIPIENT_MATCH_LIMIT", 3)
+    monkeypatch.setattr("retry_admin.selectors.messages.RECIPIENT_MATCH_LIMIT", 3)
     batch = make_batch(5)
 
     broad = super_client.get("/messages/?recipient=user").content.decode()

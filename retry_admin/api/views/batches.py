@@ -18,7 +18,6 @@ from retry_admin.api.serializers import (
     IdempotencyKeySerializer,
 )
 from retry_admin.api.views.base import ApiView, parsed
-from retry_admin.models import Batch
 from retry_admin.services.batches import batch_create
 
 TAG = "Batches"
@@ -38,10 +37,6 @@ class BatchPagination(CursorPagination):
             raise ValidationError({"cursor": ["Malformed page cursor."]}) from None
 
 
-def _batches():
-    return Batch.objects.select_related("template", "created_by")
-
-
 def _render(batches, **extra) -> list[dict]:
     """Batches with their progress: one grouped query for all of them."""
     progress = selectors.batch_progress([batch.pk for batch in batches])
@@ -55,7 +50,7 @@ class BatchListCreateView(ApiView, generics.ListAPIView):
     permission_classes = [CanAct]
     pagination_class = BatchPagination
     serializer_class = BatchSerializer
-    queryset = _batches()
+    queryset = selectors.batches()
 
     def max_body_bytes(self) -> int:
         return batch_body_limit()
@@ -159,7 +154,7 @@ class BatchDetailView(ApiView):
         responses={200: BatchSerializer, **errors(401, 403, 404)},
     )
     def get(self, request, pk: int):
-        batch = _batches().filter(pk=pk).first()
+        batch = selectors.batch_get(pk)
         if batch is None:
             raise NotFound(f"Unknown batch {pk}.")
         [body] = _render([batch])

@@ -32,7 +32,6 @@ from retry_admin.api.serializers import (
     RetryByTokenSerializer,
 )
 from retry_admin.api.views.base import ApiView, parsed
-from retry_admin.models import MessageLog
 from retry_admin.services.bulk import bulk_retry_preview, bulk_retry_run
 from retry_admin.services.retry import message_retry
 
@@ -121,12 +120,7 @@ class MessageDetailView(ApiView):
         responses={200: MessageDetailSerializer, **errors(401, 403, 404)},
     )
     def get(self, request, pk: str):
-        message = (
-            MessageLog.objects.select_related("batch__template")
-            .prefetch_related("attempts")
-            .filter(pk=_message_id(pk))
-            .first()
-        )
+        message = selectors.message_get(_message_id(pk), with_attempts=True)
         if message is None:
             raise NotFound(f"Unknown message {pk}.")
         return Response(MessageDetailSerializer(message).data)
