@@ -58,6 +58,10 @@ class DeadLetter:
     receive_count: int
     dead_at: datetime | None
     reason: str = ""
+    # The transport's own evidence, label -> text, shown as it is on the DLQ
+    # page and in the API (RabbitMQ's x-death and x-retries, Redis's due
+    # time and attempts).
+    details: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
