@@ -2,9 +2,10 @@
 retry and the API: parsed and validated here once, applied in selectors."""
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import asdict, dataclass, fields
 from datetime import date, datetime, time, timedelta
+from typing import TypeVar
 
 from django.core.exceptions import ValidationError
 from django.utils import timezone
@@ -12,6 +13,8 @@ from django.utils.dateparse import parse_date, parse_datetime
 
 from retry_admin.models import Status
 from retry_admin.models.ids import uuid7_floor
+
+H = TypeVar("H", bound=Hashable)
 
 
 def _parse_day(raw: str) -> date | None:
@@ -48,6 +51,12 @@ def page_cursors(params: Mapping[str, str]) -> dict[str, str | None]:
 def error_texts(exc: ValidationError) -> dict[str, str]:
     """A ``ValidationError`` keyed by parameter, one sentence per parameter, for pages."""
     return {key: " ".join(value) for key, value in exc.message_dict.items()}
+
+
+def unique(values: Iterable[H]) -> list[H]:
+    """``values`` without repeats, in first-seen order: an id listed twice in
+    a form or a request body is acted on once."""
+    return list(dict.fromkeys(values))
 
 
 def row_id(raw: str) -> int | None:

@@ -120,13 +120,17 @@ def batch_with_failures(make_batch):
     return batch
 
 
-def receive_and_drop(times: int = 1) -> None:
-    """Workers that received every visible message and died before recording it."""
+def receive_and_drop(times: int = 1) -> int:
+    """Workers that received every visible message and died before recording
+    an outcome: the messages come back with one more receive each. Returns
+    how many the last round received."""
     backend = get_backend()
+    received = []
     for _ in range(times):
         received = backend.receive(1000, visibility_timeout=30)
         assert received, "expected messages on the queue"
         backend.release([m.handle for m in received])
+    return len(received)
 
 
 @pytest.fixture
@@ -134,10 +138,10 @@ def make_dead_lettered(make_batch, settings):
     """A batch whose messages reached the DLQ the way it happens in production:
     received more than QUEUE_MAX_RECEIVES times without an outcome."""
 
-    def make(count: int = 3) -> Batch:
+    def make(count: int = 3, **kwargs) -> Batch:
         settings.QUEUE_MAX_RECEIVES = 1
-        batch = make_batch(count)
-        receive_and_drop()
+        batch = make_batch(count, **kwargs)
+        assert receive_and_drop() == count
         assert sender_drain(until_empty=True).dead_lettered == count
         return batch
 

@@ -40,6 +40,14 @@ def errors(*codes: int) -> dict[int, OpenApiResponse]:
     }
 
 
+# Answers to an action: ``success`` and one sentence, then what the action did.
+
+
+class OutcomeSerializer(serializers.Serializer):
+    success = serializers.BooleanField()
+    message = serializers.CharField()
+
+
 # Counts by status
 
 
@@ -59,9 +67,7 @@ class RetryTriggeredDataSerializer(serializers.Serializer):
     triggeredBy = serializers.CharField(help_text="The caller's email, or username if none.")
 
 
-class RetryTriggeredSerializer(serializers.Serializer):
-    success = serializers.BooleanField()
-    message = serializers.CharField()
+class RetryTriggeredSerializer(OutcomeSerializer):
     data = RetryTriggeredDataSerializer()
 
 
@@ -79,9 +85,7 @@ class RetryDryRunDataSerializer(serializers.Serializer):
     )
 
 
-class RetryDryRunSerializer(serializers.Serializer):
-    success = serializers.BooleanField()
-    message = serializers.CharField()
+class RetryDryRunSerializer(OutcomeSerializer):
     data = RetryDryRunDataSerializer()
 
 
@@ -205,9 +209,7 @@ class MessagePageSerializer(serializers.Serializer):
     results = MessageSerializer(many=True)
 
 
-class RetryResultSerializer(serializers.Serializer):
-    success = serializers.BooleanField()
-    message = serializers.CharField()
+class RetryResultSerializer(OutcomeSerializer):
     requested = serializers.IntegerField(help_text="Messages asked for (or matched by a filter).")
     requeued = serializers.IntegerField(help_text="Failed / permanently failed, now queued again.")
     dlq_replayed = serializers.IntegerField(help_text="Dead-lettered, replayed from the DLQ.")
@@ -215,9 +217,7 @@ class RetryResultSerializer(serializers.Serializer):
     not_retryable = serializers.IntegerField(help_text="Sent (or otherwise not retryable).")
 
 
-class RetryPreviewSerializer(serializers.Serializer):
-    success = serializers.BooleanField()
-    message = serializers.CharField()
+class RetryPreviewSerializer(OutcomeSerializer):
     count = serializers.IntegerField(help_text="Messages a retry would take now.")
     as_of = serializers.DateTimeField(help_text="The moment the selection is frozen at.")
     token = serializers.CharField(help_text='POST {"token": ...} within an hour to run it.')
@@ -243,9 +243,7 @@ class DLQListSerializer(serializers.Serializer):
     results = DLQEntrySerializer(many=True)
 
 
-class DLQReplayResultSerializer(serializers.Serializer):
-    success = serializers.BooleanField()
-    message = serializers.CharField()
+class DLQReplayResultSerializer(OutcomeSerializer):
     replayed = serializers.IntegerField()
     unreadable = serializers.DictField(
         child=serializers.CharField(), help_text="Entry id → why it stayed in the DLQ."
@@ -255,7 +253,5 @@ class DLQReplayResultSerializer(serializers.Serializer):
     )
 
 
-class DLQPurgeResultSerializer(serializers.Serializer):
-    success = serializers.BooleanField()
-    message = serializers.CharField()
+class DLQPurgeResultSerializer(OutcomeSerializer):
     purged = serializers.IntegerField()

@@ -4,75 +4,27 @@ in ``retry_admin.services``. Response shapes are in ``representations.py``.
 """
 
 from django.conf import settings
-from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from retry_admin import selectors
+from retry_admin.api.fields import (
+    BIGINT_MAX,
+    BooleanField,
+    CharField,
+    IntegerField,
+    QuerySerializer,
+    RecipientField,
+    TemplateRefField,
+    TrueField,
+    UniqueListField,
+    UUIDField,
+)
 from retry_admin.channels.registry import CHANNELS
 from retry_admin.filters import FILTER_FIELDS, MessageFilter
-from retry_admin.models import Status, Template
+from retry_admin.models import Status
 from retry_admin.services.batches import RecipientRow
 
 MAX_IDS = 10_000
-BIGINT_MAX = 2**63 - 1
 SMALLINT = 2**15
-
-
-def _has_nul(value: object) -> bool:
-    return isinstance(value, str) and "\x00" in value
-
-
-class _JSONTyped:
-    """DRF coerces: "5" and 5.0 pass as an integer, 0 as false, 12 as text, an
-    integer as a UUID. In a JSON body a value must have the schema's type;
-    query-string values are text, and stay parsed."""
-
-    json_types: tuple[type, ...] = ()
-    json_type_name = ""
-
-    def to_internal_value(self, data):
-        from_query = hasattr(getattr(self.root, "initial_data", None), "getlist")
-        is_bool = isinstance(data, bool)
-        if not from_query and (
-            is_bool != (bool in self.json_types) or not isinstance(data, self.json_types)
-        ):
-            raise serializers.ValidationError(f"Must be {self.json_type_name}.")
-        return super().to_internal_value(data)
-
-
-class CharField(_JSONTyped, serializers.CharField):
-    json_types, json_type_name = (str,), "text"
-
-
-class IntegerField(_JSONTyped, serializers.IntegerField):
-    json_types, json_type_name = (int,), "a whole number"
-
-
-class BooleanField(_JSONTyped, serializers.BooleanField):
-    json_types, json_type_name = (bool,), "true or false"
-
-
-class UUIDField(_JSONTyped, serializers.UUIDField):
-    json_types, json_type_name = (str,), "a UUID (text)"
-
-
-class QuerySerializer(serializers.Serializer):
-    """Query-string input. DRF quietly drops an empty number or date and takes
-    the last of repeated values; refusing both keeps what the schema promises
-    and what the API accepts the same."""
-
-    def to_internal_value(self, data):
-        if hasattr(data, "getlist"):
-            errors = {}
-            for name, field in self.fields.items():
-                values = data.getlist(name)
-                if len(values) > 1 and not isinstance(field, serializers.ListField):
-                    errors[name] = [f"Give {name} once."]
-                elif values == [""] and not getattr(field, "allow_blank", False):
-                    errors[name] = ["May not be empty."]
-            if errors:
-                raise serializers.ValidationError(errors)
-        return super().to_internal_value(data)
 
 
 # Batches
@@ -92,80 +44,6 @@ class BatchListQuerySerializer(QuerySerializer):
         required=False, max_length=1000, help_text="A page's cursor (from `next` / `previous`)."
     )
     limit = IntegerField(min_value=1, max_value=200, required=False, default=50)
-
-
-@extend_schema_field(
-    {
-        "oneOf": [
-            {"type": "integer", "minimum": 1, "maximum": BIGINT_MAX},
-            {"type": "string", "minLength": 1, "maxLength": 200},
-        ],
-        "description": "The template's id (a number) or its name.",
-        "example": "Greeting",
-    }
-)
-class TemplateRefField(serializers.Field):
-    default_error_messages = {
-        "invalid": "Give the template's id (a number) or its name (text).",
-        "unknown": "Unknown template {value!r}.",
-    }
-
-    def to_internal_value(self, data) -> Template:
-        if isinstance(data, bool) or not isinstance(data, int | str) or _has_nul(data):
-            self.fail("invalid")
-        ref = data.strip() if isinstance(data, str) else data
-        if ref == "":
-            self.fail("invalid")
-        template = selectors.template_find(ref)
-        if template is None:
-            self.fail("unknown", value=data)
-        return template
-
-    def to_representation(self, value):
-        return value.pk
-
-
-@extend_schema_field(
-    {
-        "type": "object",
-        "required": ["recipient"],
-        "properties": {
-            "recipient": {
-                "type": "string",
-                "minLength": 1,
-                "maxLength": 320,
-                "description": "Phone number, address or id the channel delivers to.",
-            }
-        },
-        "additionalProperties": {
-            "description": "Template context: text, a number, a boolean or null.",
-            "nullable": True,
-            "oneOf": [{"type": "string"}, {"type": "number"}, {"type": "boolean"}],
-        },
-        "example": {"recipient": "+447700900001", "name": "Ada"},
-    }
-)
-class RecipientField(serializers.Field):
-    """``{"recipient": ..., other keys: template context}`` → ``RecipientRow``.
-    Line numbers are 1-based positions in the list, as in the service's errors."""
-
-    default_error_messages = {
-        "not_object": (
-            'Each recipient must be an object like {{"recipient": "...", "name": "..."}}.'
-        ),
-        "nul": "Text must not contain NUL characters.",
-        "not_text": "recipient must be text.",
-    }
-
-    def to_internal_value(self, data):
-        if not isinstance(data, dict):
-            self.fail("not_object")
-        if not isinstance(data.get("recipient", ""), str):
-            self.fail("not_text")
-        if any(_has_nul(key) or _has_nul(value) for key, value in data.items()):
-            self.fail("nul")
-        context = {key: value for key, value in data.items() if key != "recipient"}
-        return {"recipient": data.get("recipient"), "context": context}
 
 
 class BatchCreateSerializer(serializers.Serializer):
@@ -265,7 +143,7 @@ class MessageListQuerySerializer(QuerySerializer, MessageFilterSerializer):
 
 
 def _message_ids(**kwargs):
-    return serializers.ListField(
+    return UniqueListField(
         child=UUIDField(),
         allow_empty=False,
         max_length=MAX_IDS,
@@ -310,8 +188,6 @@ class BulkRetrySerializer(serializers.Serializer):
             raise serializers.ValidationError({"preview": ["preview needs a filter."]})
         if "filter" in data:
             data["filter"] = _filter_from(data["filter"])
-        if "ids" in data:
-            data["ids"] = list(dict.fromkeys(data["ids"]))
         return data
 
 
@@ -350,18 +226,13 @@ class DLQListQuerySerializer(QuerySerializer):
 
 
 def _dlq_ids(**kwargs):
-    return serializers.ListField(
+    return UniqueListField(
         child=CharField(max_length=200),
         allow_empty=False,
         max_length=MAX_IDS,
         help_text="DLQ entry ids (the `id` of GET /api/dlq/ entries).",
         **kwargs,
     )
-
-
-@extend_schema_field({"type": "boolean", "enum": [True]})
-class TrueField(BooleanField):
-    pass
 
 
 class DLQReplaySerializer(serializers.Serializer):
@@ -371,8 +242,6 @@ class DLQReplaySerializer(serializers.Serializer):
     def validate(self, data):
         if ("ids" in data) == bool(data.get("all")):
             raise serializers.ValidationError('Send either {"ids": [...]} or {"all": true}.')
-        if "ids" in data:
-            data["ids"] = list(dict.fromkeys(data["ids"]))
         return data
 
 
@@ -405,6 +274,4 @@ class DLQPurgeSerializer(serializers.Serializer):
                     ]
                 }
             )
-        if "ids" in data:
-            data["ids"] = list(dict.fromkeys(data["ids"]))
         return data

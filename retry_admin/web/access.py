@@ -35,6 +35,17 @@ def page(request: HttpRequest, template: str, context: dict, *, status: int = 20
     return render(request, template, {**role_context(request), **context}, status=status)
 
 
+def wants_part(request: HttpRequest) -> bool:
+    """An htmx request for a piece of a page (not a history restore, which
+    needs the whole page)."""
+    return bool(request.htmx) and not request.htmx.history_restore_request
+
+
+def page_or_part(request: HttpRequest, template: str, part: str, context: dict) -> HttpResponse:
+    """The whole page, or only its ``#part`` partial when htmx asks for a piece."""
+    return page(request, f"{template}#{part}" if wants_part(request) else template, context)
+
+
 def forbidden(request: HttpRequest, reason: str) -> HttpResponse:
     """403, changing nothing. htmx requests get the reason as plain text,
     which console.js shows in the flash area."""
@@ -60,16 +71,22 @@ def _login(request: HttpRequest) -> HttpResponse:
     return redirect_to_login(request.get_full_path())
 
 
+def _refusal(request: HttpRequest) -> HttpResponse | None:
+    """Sign in first, or no access at all; ``None`` when the user may view."""
+    if not request.user.is_authenticated:
+        return _login(request)
+    if not roles.can_view(request.user):
+        return no_access(request)
+    return None
+
+
 def console_view(view: Callable) -> Callable:
     """Sign-in and ``roles.can_view`` for every page and fragment."""
 
     @wraps(view)
     def wrapper(request: HttpRequest, *args, **kwargs):
-        if not request.user.is_authenticated:
-            return _login(request)
-        if not roles.can_view(request.user):
-            return no_access(request)
-        return view(request, *args, **kwargs)
+        refused = _refusal(request)
+        return refused if refused is not None else view(request, *args, **kwargs)
 
     return wrapper
 
@@ -83,10 +100,8 @@ def console_action(check: Callable = roles.can_act, *, refusal: str = "") -> Cal
         @require_POST
         @wraps(view)
         def wrapper(request: HttpRequest, *args, **kwargs):
-            if not request.user.is_authenticated:
-                return _login(request)
-            if not roles.can_view(request.user):
-                return no_access(request)
+            if (refused := _refusal(request)) is not None:
+                return refused
             if not check(request.user):
                 return forbidden(request, refusal)
             return view(request, *args, **kwargs)

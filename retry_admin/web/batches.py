@@ -21,8 +21,14 @@ from retry_admin.services.batches import (
     batch_recent_twin,
     validate_recipients,
 )
-from retry_admin.services.templates import template_create
-from retry_admin.web.access import console_action, console_view, forbidden, page
+from retry_admin.services.templates import template_create, template_render
+from retry_admin.web.access import (
+    console_action,
+    console_view,
+    forbidden,
+    page,
+    page_or_part,
+)
 from retry_admin.web.forms import MAX_UPLOAD_BYTES, BatchForm, TemplateForm, size_label
 from retry_admin.web.progress import Progress
 from retry_admin.web.recipients import RecipientsUnreadable, decode_upload, parse_recipients
@@ -62,9 +68,7 @@ def batch_list(request):
         "live": any(p.pending for _, p in rows),
         "next_cycle": next_run(RETRY_CYCLE),
     }
-    if request.htmx and not request.htmx.history_restore_request:
-        return page(request, "retry_admin/batches.html#table", context)
-    return page(request, "retry_admin/batches.html", context)
+    return page_or_part(request, "retry_admin/batches.html", "table", context)
 
 
 @console_view
@@ -83,9 +87,7 @@ def batch_detail(request, pk):
         for row in selectors.batch_error_groups(batch.pk)
     ]
     context["recent"] = selectors.message_page(filters=MessageFilter(batch=batch.pk), limit=20)
-    if request.htmx and not request.htmx.history_restore_request:
-        return page(request, "retry_admin/batch_detail.html#live", context)
-    return page(request, "retry_admin/batch_detail.html", context)
+    return page_or_part(request, "retry_admin/batch_detail.html", "live", context)
 
 
 # Creating a batch
@@ -254,10 +256,9 @@ def batch_preview(request):
         return page(request, "retry_admin/batch_new.html#preview", context)
     row = parsed.rows[0]
     context["recipient"] = row.recipient
-    try:
-        context["body"] = template.render(row.context, row.recipient)
-    except KeyError as exc:
-        name = exc.args[0]
+    rendered = template_render(body=template.body, context=row.context, recipient=row.recipient)
+    context["body"] = rendered.body
+    if name := rendered.missing:
         columns = ", ".join(parsed.columns) or "none"
         context["problem"] = (
             f"Unknown placeholder {{{{ {name} }}}}: the recipients have no “{name}” column "

@@ -4,7 +4,13 @@ preview) and purge (Super Admin only, typed confirmation)."""
 from retry_admin import roles, selectors
 from retry_admin.queues import QueueError
 from retry_admin.services.dlq import ReplayResult, dlq_purge, dlq_replay
-from retry_admin.web.access import console_action, console_view, forbidden, page
+from retry_admin.web.access import (
+    console_action,
+    console_view,
+    forbidden,
+    page,
+    page_or_part,
+)
 from retry_admin.web.forms import parse_entry_ids
 
 PAGE_SIZE = 100
@@ -25,9 +31,7 @@ def dlq(request):
         (entry, errors.get(entry.message.pk) if entry.message else None) for entry in entries
     ]
     context["poison_loops"] = sum(1 for e in entries if e.poison_loop)
-    if request.htmx and not request.htmx.history_restore_request:
-        return page(request, "retry_admin/dlq.html#table", context)
-    return page(request, "retry_admin/dlq.html", context)
+    return page_or_part(request, "retry_admin/dlq.html", "table", context)
 
 
 def _scope(request) -> tuple[str, list[str]]:

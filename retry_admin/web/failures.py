@@ -17,7 +17,7 @@ from retry_admin.services.bulk import (
     bulk_retry_run,
     parse_group,
 )
-from retry_admin.web.access import console_action, console_view, page
+from retry_admin.web.access import console_action, console_view, page, page_or_part
 from retry_admin.web.messages import RETRYABLE, filtered_page, retry_note
 from retry_admin.web.progress import Progress
 
@@ -48,11 +48,9 @@ def failures(request):
         selected_error=request.GET.get("error", ""),
         retryable=RETRYABLE,
     )
-    if request.htmx and not request.htmx.history_restore_request:
-        # The groups poll on their own, leaving the selections in the list alone.
-        part = "groups" if request.htmx.target == "failure-groups" else "results"
-        return page(request, f"retry_admin/failures.html#{part}", context)
-    return page(request, "retry_admin/failures.html", context)
+    # The groups poll on their own, leaving the selections in the list alone.
+    part = "groups" if request.htmx.target == "failure-groups" else "results"
+    return page_or_part(request, "retry_admin/failures.html", part, context)
 
 
 # Bulk retry

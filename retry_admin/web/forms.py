@@ -9,6 +9,7 @@ from django.conf import settings
 
 from retry_admin import selectors
 from retry_admin.channels.registry import CHANNEL_CHOICES
+from retry_admin.filters import unique
 from retry_admin.services.batches import LineError
 from retry_admin.web.recipients import (
     ParsedRecipients,
@@ -36,7 +37,7 @@ def parse_uuids(values: Iterable[str], *, limit: int = MAX_IDS) -> list[uuid.UUI
             ids.append(uuid.UUID(str(value)))
         except ValueError:
             continue
-    return list(dict.fromkeys(ids))[:limit]
+    return unique(ids)[:limit]
 
 
 _ENTRY_ID = re.compile(r"^[A-Za-z0-9:_.+/=-]{1,256}$")
@@ -44,7 +45,7 @@ _ENTRY_ID = re.compile(r"^[A-Za-z0-9:_.+/=-]{1,256}$")
 
 def parse_entry_ids(values: Iterable[str], *, limit: int = MAX_IDS) -> list[str]:
     """DLQ entry ids: opaque strings of the queue backend; anything odd is dropped."""
-    return list(dict.fromkeys(v.strip() for v in values if _ENTRY_ID.match(v.strip())))[:limit]
+    return unique(v.strip() for v in values if _ENTRY_ID.match(v.strip()))[:limit]
 
 
 class BatchForm(forms.Form):

@@ -9,7 +9,7 @@ from django.views.decorators.http import require_GET
 from retry_admin import selectors
 from retry_admin.filters import error_texts, id_cursor
 from retry_admin.services.health import health_check
-from retry_admin.web.access import console_view, page
+from retry_admin.web.access import console_view, page, wants_part
 
 AUDIT_PAGE = 50
 
@@ -31,7 +31,7 @@ def health_page(request):
         "checks": report["checks"],
         "checked_at": parse_datetime(report["timestamp"]),
     }
-    if request.htmx and not request.htmx.history_restore_request:
+    if wants_part(request):  # the checks poll; the rest of the page stays
         return page(request, "retry_admin/health.html#checks", context)
     try:
         before = id_cursor(request.GET)

@@ -13,7 +13,7 @@ from retry_admin.filters import MessageFilter, error_texts, page_cursors
 from retry_admin.models import Status
 from retry_admin.schedules import RETRY_CYCLE, next_run
 from retry_admin.services.retry import ManualRetryResult, message_retry
-from retry_admin.web.access import console_action, console_view, page
+from retry_admin.web.access import console_action, console_view, page, page_or_part
 from retry_admin.web.forms import parse_uuids
 from retry_admin.web.timeline import (
     message_retries,
@@ -58,9 +58,7 @@ def filtered_page(request, *, forced: dict | None = None) -> dict:
 def message_list(request):
     context = filtered_page(request)
     context.update(nav="messages", statuses=Status.choices, retryable=RETRYABLE)
-    if request.htmx and not request.htmx.history_restore_request:
-        return page(request, "retry_admin/messages.html#table", context)
-    return page(request, "retry_admin/messages.html", context)
+    return page_or_part(request, "retry_admin/messages.html", "table", context)
 
 
 @console_view
@@ -82,9 +80,7 @@ def message_detail(request, pk):
         "max_retries": settings.MAX_MESSAGE_RETRY_COUNT,
         "context_items": list(message.context.items()) if isinstance(message.context, dict) else [],
     }
-    if request.htmx and not request.htmx.history_restore_request:
-        return page(request, "retry_admin/message_detail.html#live", context)
-    return page(request, "retry_admin/message_detail.html", context)
+    return page_or_part(request, "retry_admin/message_detail.html", "live", context)
 
 
 # Actions

@@ -8,7 +8,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from retry_admin import selectors
 from retry_admin.models import RetryRun, Status
 from retry_admin.services import retry
-from retry_admin.web.access import console_action, console_view, page
+from retry_admin.web.access import console_action, console_view, page_or_part
 from retry_admin.web.charts import hourly_chart
 from retry_admin.web.figures import SharedFigures
 
@@ -49,9 +49,7 @@ def overview(request):
         "computed_at": figures["computed_at"],
         "figures": selectors.RETRY_FIGURES,
     }
-    if request.htmx and not request.htmx.history_restore_request:
-        return page(request, "retry_admin/overview.html#stats", context)
-    return page(request, "retry_admin/overview.html", context)
+    return page_or_part(request, "retry_admin/overview.html", "stats", context)
 
 
 @console_action()

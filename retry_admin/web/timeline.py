@@ -13,8 +13,8 @@ from retry_admin.models import (
     MessageLog,
     Source,
     Status,
-    render_template,
 )
+from retry_admin.services.templates import template_render
 from retry_admin.templatetags.console import stamp
 
 _SOURCE_NOTE = {
@@ -121,12 +121,10 @@ def rendered_body(message: MessageLog) -> tuple[str, str]:
         return "", "Its batch was deleted, so the body cannot be rendered."
     if batch.template is None:
         return "", "The batch's template was deleted, so the body cannot be rendered."
-    try:
-        return render_template(batch.template.body, message.context or {}, message.recipient), ""
-    except KeyError as exc:
-        return "", f"Template placeholder {exc.args[0]!r} has no value for this recipient."
-    except (TypeError, AttributeError):
-        return "", "This message's context is not a set of column values."
+    rendered = template_render(
+        body=batch.template.body, context=message.context, recipient=message.recipient
+    )
+    return rendered.body, f"{rendered.problem}." if rendered.problem else ""
 
 
 _RETRY_KINDS = {

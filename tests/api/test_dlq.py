@@ -68,6 +68,16 @@ def test_it_replays_chosen_entries(as_system, system_admin, make_dead_lettered):
     assert AuditEvent.objects.filter(action="dlq_replay", actor=system_admin).exists()
 
 
+def test_it_replays_an_entry_listed_twice_once(as_system, make_dead_lettered):
+    make_dead_lettered(2)
+    first, second = dlq_ids()
+
+    body = as_system.post(REPLAY, {"ids": [first, first]}, format="json").json()
+
+    assert (body["replayed"], body["failed"]) == (1, {})
+    assert dlq_ids() == [second]
+
+
 def test_it_replays_the_whole_dlq(as_super, make_dead_lettered):
     batch = make_dead_lettered(3)
 

@@ -203,6 +203,14 @@ def test_it_retries_a_list_of_ids_and_says_how_many(as_super, batch_with_failure
     assert _statuses(failed) == [Status.PENDING, Status.PENDING, Status.FAILED, Status.FAILED]
 
 
+def test_it_retries_an_id_listed_twice_once(as_super, batch_with_failures):
+    first, second, *_ = (str(pk) for pk in message_ids(batch_with_failures))
+
+    body = as_super.post(BULK, {"ids": [first, second, first]}, format="json").json()
+
+    assert (body["requested"], body["requeued"]) == (2, 2)
+
+
 def test_an_unknown_id_refuses_the_whole_list(as_super, batch_with_failures):
     ids = [str(pk) for pk in message_ids(batch_with_failures)]
     stranger = str(uuid.uuid4())

@@ -13,7 +13,6 @@ from django.db import connection
 from django.test import Client
 
 from retry_admin.channels import reset_channels
-from retry_admin.queues import get_backend
 from retry_admin.services.sender import sender_drain
 from retry_admin.web.overview import FIGURES
 
@@ -219,31 +218,3 @@ def database_unreachable(transactional_db):
     connection.close()
     connection.settings_dict.clear()
     connection.settings_dict.update(saved)
-
-
-# The DLQ, filled the way it happens in production
-
-
-def crash_workers_once() -> int:
-    """Workers that received every visible message and died before recording
-    an outcome: the messages come back with one more receive each."""
-    backend = get_backend()
-    received = backend.receive(1000, visibility_timeout=30)
-    backend.release([m.handle for m in received])
-    return len(received)
-
-
-@pytest.fixture
-def make_dead_lettered(make_batch, settings):
-    """A batch whose messages were received more than QUEUE_MAX_RECEIVES times
-    without an outcome, so the sender moved them to the DLQ."""
-
-    def make(count: int = 3, **kwargs):
-        settings.QUEUE_MAX_RECEIVES = 1
-        batch = make_batch(count, **kwargs)
-        assert crash_workers_once() == count
-        report = sender_drain(until_empty=True)
-        assert report.dead_lettered == count
-        return batch
-
-    return make

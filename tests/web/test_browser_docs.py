@@ -21,7 +21,7 @@ from retry_admin.models import HourlyCount, Template
 from retry_admin.services.batches import RecipientRow, batch_create
 from retry_admin.services.retry import retry_cycle_run
 from retry_admin.services.sender import sender_drain
-from tests.web.conftest import crash_workers_once
+from tests.conftest import receive_and_drop
 
 pytestmark = pytest.mark.browser
 
@@ -92,7 +92,7 @@ def test_the_overview_screenshot_for_the_docs(
         channel="simulated",
         user=super_admin,
     )
-    crash_workers_once()
+    receive_and_drop()
     sender_drain(until_empty=True)
     assert HourlyCount.objects.count() >= 20
 

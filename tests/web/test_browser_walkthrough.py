@@ -17,7 +17,7 @@ from retry_admin.channels import reset_channels
 from retry_admin.models import Batch, MessageLog, Status
 from retry_admin.services.batches import RecipientRow, batch_create
 from retry_admin.services.sender import sender_drain
-from tests.web.conftest import crash_workers_once
+from tests.conftest import receive_and_drop
 
 pytestmark = pytest.mark.browser
 
@@ -141,7 +141,7 @@ def test_an_operator_walks_through_the_console(
         channel="simulated",
         user=super_admin,
     ).batch
-    assert crash_workers_once() == 3
+    assert receive_and_drop() == 3
     assert sender_drain(until_empty=True).dead_lettered == 3
     page.get_by_role("link", name="DLQ", exact=True).click()
     expect(page.get_by_test_id("dlq-count")).to_have_text("3")

@@ -9,7 +9,7 @@ from retry_admin.models import AuditEvent, MessageLog, Status
 from retry_admin.queues import get_backend
 from retry_admin.services.dlq import dlq_replay
 from retry_admin.services.sender import sender_drain
-from tests.web.conftest import crash_workers_once
+from tests.conftest import receive_and_drop
 
 pytestmark = pytest.mark.django_db
 
@@ -68,7 +68,7 @@ def test_a_message_back_in_the_dlq_after_a_replay_is_a_poison_loop(
 ):
     make_dead_lettered(1)
     dlq_replay(ids=None, user=super_admin)
-    assert crash_workers_once() == 1
+    assert receive_and_drop() == 1
     sender_drain(until_empty=True)  # received twice again: back in the DLQ
 
     html = super_client.get("/dlq/").content.decode()
