@@ -6,6 +6,7 @@ import copy
 import os
 import socket
 import threading
+import uuid
 from pathlib import Path
 
 import pytest
@@ -218,3 +219,22 @@ def database_unreachable(transactional_db):
     connection.close()
     connection.settings_dict.clear()
     connection.settings_dict.update(saved)
+
+
+# The batch form
+
+
+RECIPIENTS_CSV = "recipient,name\nada@example.com,Ada\ngrace@example.com,Grace\n"
+
+
+def batch_form(template, **fields) -> dict:
+    """The batch form's fields as a browser sends them (a fresh idempotency
+    key each time, no recipients unless given)."""
+    return {
+        "name": "November welcome",
+        "template": template.pk,
+        "channel": "log",
+        "recipients": "",
+        "idempotency_key": uuid.uuid4().hex,
+        **fields,
+    }

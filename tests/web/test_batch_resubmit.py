@@ -1,26 +1,18 @@
 """The batch form sent again from the browser's history (Back, then "Create
 and send"), which carries a new idempotency key: one batch, and a question."""
 
-import uuid
-
 import pytest
 
 from retry_admin.models import Batch, MessageLog
+from tests.web.conftest import RECIPIENTS_CSV, batch_form
 
 pytestmark = pytest.mark.django_db
 
-CSV = "recipient,name\nada@example.com,Ada\ngrace@example.com,Grace\n"
+CSV = RECIPIENTS_CSV
 
 
 def _form(template, **extra) -> dict:
-    return {
-        "name": "November welcome",
-        "template": template.pk,
-        "channel": "log",
-        "recipients": CSV,
-        "idempotency_key": uuid.uuid4().hex,
-        **extra,
-    }
+    return batch_form(template, **{"recipients": CSV, **extra})
 
 
 def test_the_same_form_again_under_a_new_key_asks_instead_of_creating(super_client, template):

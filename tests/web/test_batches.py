@@ -3,28 +3,18 @@ its preview, per-line errors, nothing created on bad input, one batch per
 form however many times it is submitted."""
 
 import re
-import uuid
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from retry_admin.models import AuditEvent, Batch, MessageLog, QueueMessage, Template
 from retry_admin.services.sender import sender_drain
+from tests.web.conftest import RECIPIENTS_CSV, batch_form
 
 pytestmark = pytest.mark.django_db
 
-CSV = "recipient,name\nada@example.com,Ada\ngrace@example.com,Grace\n"
-
-
-def _form(template, **extra) -> dict:
-    return {
-        "name": "November welcome",
-        "template": template.pk,
-        "channel": "log",
-        "recipients": "",
-        "idempotency_key": uuid.uuid4().hex,
-        **extra,
-    }
+CSV = RECIPIENTS_CSV
+_form = batch_form
 
 
 def _upload(content: bytes, name: str = "recipients.csv") -> SimpleUploadedFile:
