@@ -209,12 +209,34 @@ AWS_ENDPOINT_URL = env_url("AWS_ENDPOINT_URL", schemes=["http", "https"])
 AZURE_STORAGE_CONNECTION_STRING = env_str("AZURE_STORAGE_CONNECTION_STRING")
 AZURE_TABLES_MIRROR = env_bool("AZURE_TABLES_MIRROR", False)
 RABBITMQ_URL = env_url("RABBITMQ_URL", schemes=["amqp", "amqps"])
+# The RabbitMQ transport's topology (docs/backends.md); names default from
+# QUEUE_NAME so it can also sit on an existing exchange/queue of this shape.
+RABBITMQ_EXCHANGE = env_str("RABBITMQ_EXCHANGE", "retry-admin")
+RABBITMQ_ROUTING_KEY = env_str("RABBITMQ_ROUTING_KEY")  # default: QUEUE_NAME
+RABBITMQ_BINDING_KEY = env_str("RABBITMQ_BINDING_KEY")  # default: the routing key
+RABBITMQ_RETRY_EXCHANGE = env_str("RABBITMQ_RETRY_EXCHANGE")  # default: <exchange>.retry
+RABBITMQ_RETRY_QUEUE = env_str("RABBITMQ_RETRY_QUEUE")  # default: <queue>.retry
+RABBITMQ_PARKING_QUEUE = env_str("RABBITMQ_PARKING_QUEUE")  # default: <queue>.parking
+RABBITMQ_QUEUE_TYPE = env_choice("RABBITMQ_QUEUE_TYPE", "quorum", ["quorum", "classic"])
+RABBITMQ_PREFETCH = env_int("RABBITMQ_PREFETCH", 50, minimum=1, maximum=65535)
+RABBITMQ_RETRY_DELAY_SECONDS = env_float(
+    "RABBITMQ_RETRY_DELAY_SECONDS", 5, minimum=0.1, maximum=86400
+)
 REDIS_URL = env_url("REDIS_URL", schemes=["redis", "rediss"], path_schemes=["unix"])
 _redis_db = urlsplit(REDIS_URL).path if REDIS_URL.startswith("redis") else ""
 if not re.fullmatch(r"/?\d*", _redis_db):
     raise ImproperlyConfigured(
         "REDIS_URL's path must be a database number (redis://host:6379/0): "
         f"{url_without_password(REDIS_URL)!r}"
+    )
+# The Redis transport (QUEUE_BACKEND=redis) keeps every key under
+# "<REDIS_KEY_PREFIX>:<QUEUE_NAME>:"; it connects to REDIS_URL, or to
+# redis://127.0.0.1:6379/0 when that is unset (django-q2 keeps the ORM broker then).
+REDIS_KEY_PREFIX = env_str("REDIS_KEY_PREFIX", "retry-admin")
+if not re.fullmatch(r"[A-Za-z0-9._:-]{1,64}", REDIS_KEY_PREFIX):
+    raise ImproperlyConfigured(
+        "REDIS_KEY_PREFIX must be 1-64 letters, digits, '.', '_', ':' or '-', "
+        f"not {REDIS_KEY_PREFIX!r}"
     )
 
 MAX_MESSAGE_RETRY_COUNT = env_int("MAX_MESSAGE_RETRY_COUNT", 3, minimum=0, maximum=100)

@@ -21,6 +21,14 @@ for service in "$@"; do
       fi
       redis-cli -h 127.0.0.1 ping
       ;;
+    rabbitmq)
+      if ! (echo > /dev/tcp/127.0.0.1/5672) 2>/dev/null; then
+        echo "starting RabbitMQ"
+        rabbitmq-server -detached
+        for _ in $(seq 60); do (echo > /dev/tcp/127.0.0.1/5672) 2>/dev/null && break; sleep 1; done
+      fi
+      (echo > /dev/tcp/127.0.0.1/5672) 2>/dev/null && echo "RabbitMQ accepting connections on 5672"
+      ;;
     *) echo "unknown service: $service" >&2; exit 2 ;;
   esac
 done

@@ -227,3 +227,36 @@ class TcpProxy:
             for sock in (source, target):
                 with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)
+
+
+# RabbitMQ (a real broker on this machine, started by scripts/services.sh)
+
+RABBITMQ_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
+
+
+@pytest.fixture(scope="session")
+def rabbitmq_url() -> str:
+    """The local broker's URL; skipped (failed under CI=true) if it is down."""
+    try:
+        import pika
+
+        pika.BlockingConnection(pika.URLParameters(RABBITMQ_URL)).close()
+    except Exception as exc:  # whatever stopped it, the reason goes in the report
+        unavailable(f"RabbitMQ is not reachable at 127.0.0.1:5672: {exc!r}")
+    return RABBITMQ_URL
+
+
+def rabbitmq_drop(backend) -> None:
+    """Delete what a test's RabbitMQ backend declared (its names are unique)."""
+    import pika
+
+    backend._connections.drop()
+    connection = pika.BlockingConnection(pika.URLParameters(backend.url))
+    channel = connection.channel()
+    queues = [backend.queue_name, backend.retry_queue, backend.parking_queue]
+    queues += [f"{backend.queue_name}.wait.{ms}ms" for ms in backend._waits]
+    for queue in queues:
+        channel.queue_delete(queue)
+    for exchange in (backend.exchange, backend.retry_exchange, backend.wait_exchange):
+        channel.exchange_delete(exchange)
+    connection.close()

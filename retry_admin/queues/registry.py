@@ -9,4 +9,6 @@ BACKENDS: dict[str, str] = {
     "db": "retry_admin.queues.db.DatabaseQueue",
     "sqs": "retry_admin.queues.sqs.SQSQueue",
     "azure": "retry_admin.queues.azure.AzureStorageQueue",
+    "rabbitmq": "retry_admin.queues.rabbitmq.RabbitMQQueue",
+    "redis": "retry_admin.queues.redis.RedisQueue",
 }

@@ -1,15 +1,21 @@
 """One fixture gives every queue test a fresh, empty queue on each backend:
-``db`` (the embedded table), ``sqs`` (moto server mode) and ``azure``
-(Azurite), each under a queue name of its own."""
+``db`` (the embedded table), ``sqs`` (moto server mode), ``azure``
+(Azurite) and ``rabbitmq`` (the local broker), each under a queue name of
+its own."""
 
 import uuid
 
 import pytest
 
 from retry_admin.queues import get_backend, reset_backends
-from tests.emulators import azurite, moto_endpoint  # noqa: F401 (fixtures)
+from tests.emulators import (  # noqa: F401 (fixtures)
+    azurite,
+    moto_endpoint,
+    rabbitmq_drop,
+    rabbitmq_url,
+)
 
-BACKENDS = ["db", "sqs", "azure"]
+BACKENDS = ["db", "sqs", "azure", "rabbitmq"]
 
 
 def point_at(settings, request, name: str) -> None:
@@ -26,6 +32,9 @@ def point_at(settings, request, name: str) -> None:
         settings.SQS_QUEUE_URL = f"{endpoint}/123456789012/{queue}"
         settings.SQS_DLQ_URL = f"{endpoint}/123456789012/{queue}-dlq"
         settings.SQS_WAIT_SECONDS = 0  # an empty queue answers at once
+    elif name == "rabbitmq":
+        settings.RABBITMQ_URL = request.getfixturevalue("rabbitmq_url")
+        settings.RABBITMQ_EXCHANGE = f"x-{queue}"
     elif name == "azure":
         settings.AZURE_STORAGE_CONNECTION_STRING = request.getfixturevalue(
             "azurite"
@@ -40,4 +49,6 @@ def queue_backend(request, settings, db):
     backend = get_backend()
     backend.ensure()
     yield backend
+    if backend.name == "rabbitmq":
+        rabbitmq_drop(backend)
     reset_backends()
