@@ -1,6 +1,8 @@
 """Real local endpoints for the cloud backends, started by the tests themselves:
 moto in server mode for SQS, Azurite (installed from the npm registry by
-scripts/azurite.sh into .tools/) for Azure Storage Queue and Table Storage.
+scripts/azurite.sh into .tools/) for Azure Storage Queue and Table Storage;
+the machine's Redis server (started by ``scripts/services.sh redis``) is
+checked, not started.
 
 With CI=true an emulator that does not start fails the run; on a developer's
 machine its tests are skipped with the reason.
@@ -161,6 +163,40 @@ def azurite(tmp_path_factory) -> Azurite:
         yield endpoints
     finally:
         _stop(process)
+
+
+# Redis
+
+
+REDIS_TEST_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """The Redis server on this machine (``scripts/services.sh redis`` starts
+    it; ``TEST_REDIS_URL`` points elsewhere), checked with a PING."""
+    try:
+        import redis
+    except ImportError as exc:
+        unavailable(f"the redis client is not installed: {exc}")
+    try:
+        redis.Redis.from_url(REDIS_TEST_URL, socket_connect_timeout=2).ping()
+    except redis.RedisError as exc:
+        unavailable(
+            f"Redis at {REDIS_TEST_URL} does not answer (bash scripts/services.sh redis): {exc}"
+        )
+    return REDIS_TEST_URL
+
+
+def redis_drop(url: str, prefix: str) -> None:
+    """Delete every key under ``prefix`` (a test's own, so nothing else)."""
+    import redis
+
+    client = redis.Redis.from_url(url)
+    keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
+    if keys:
+        client.delete(*keys)
+    client.close()
 
 
 # A TCP proxy that can be cut, for outages in the middle of a run

@@ -1,7 +1,7 @@
 """One fixture gives every queue test a fresh, empty queue on each backend:
 ``db`` (the embedded table), ``sqs`` (moto server mode), ``azure``
-(Azurite) and ``rabbitmq`` (the local broker), each under a queue name of
-its own."""
+(Azurite), ``rabbitmq`` (the local broker) and ``redis`` (the local server,
+under a key prefix of its own), each under a queue name of its own."""
 
 import uuid
 
@@ -13,9 +13,12 @@ from tests.emulators import (  # noqa: F401 (fixtures)
     moto_endpoint,
     rabbitmq_drop,
     rabbitmq_url,
+    redis_drop,
+    redis_url,
 )
+from tests.processes import Workers
 
-BACKENDS = ["db", "sqs", "azure", "rabbitmq"]
+BACKENDS = ["db", "sqs", "azure", "rabbitmq", "redis"]
 
 
 def point_at(settings, request, name: str) -> None:
@@ -39,6 +42,10 @@ def point_at(settings, request, name: str) -> None:
         settings.AZURE_STORAGE_CONNECTION_STRING = request.getfixturevalue(
             "azurite"
         ).connection_string()
+    elif name == "redis":
+        url = settings.REDIS_URL = request.getfixturevalue("redis_url")
+        prefix = settings.REDIS_KEY_PREFIX = f"t-redis-{uuid.uuid4().hex[:12]}"
+        request.addfinalizer(lambda: redis_drop(url, f"{prefix}:"))
     reset_backends()
 
 
@@ -52,3 +59,21 @@ def queue_backend(request, settings, db):
     if backend.name == "rabbitmq":
         rabbitmq_drop(backend)
     reset_backends()
+
+
+@pytest.fixture
+def redis_queue(request, settings, db):
+    """The Redis backend on the local server, under a key prefix of its own."""
+    point_at(settings, request, "redis")
+    backend = get_backend()
+    backend.ensure()
+    yield backend
+    reset_backends()
+
+
+@pytest.fixture
+def workers(tmp_path):
+    """Real ``manage.py`` processes on the test database, killed at teardown."""
+    pool = Workers(tmp_path, env={"SENDER_POLL_SECONDS": "0.1"})
+    yield pool
+    pool.stop_all()
