@@ -28,7 +28,7 @@ from retry_admin.models import (
     Status,
     Template,
 )
-from retry_admin.queues import reset_backends
+from retry_admin.queues import get_backend, reset_backends
 from retry_admin.services.batches import RecipientRow, batch_create
 from retry_admin.services.dispatch import dispatch
 
@@ -154,7 +154,7 @@ def create_dispatched_batch(count: int, *, channel: str, prefix: str = "user") -
     # batch_create dispatches from on_commit, which has already run here (we
     # are not inside an outer transaction); this catches anything it left.
     dispatch(batch_id=result.batch.pk)
-    queued = QueueMessage.objects.filter(dead=False).count()
+    queued = get_backend().depth().total  # the configured backend's
     if queued != count:
         raise RuntimeError(f"expected {count} queued messages, found {queued}")
     return result.batch
