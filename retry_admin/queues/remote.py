@@ -82,6 +82,10 @@ class RemoteQueue(QueueBackend):
     def _dlq_entry(self, raw: Any) -> DeadLetter:
         raise NotImplementedError
 
+    def _dlq_done(self) -> None:
+        """Called after every peek, move and purge, whatever happened (a
+        transport that scans on a channel of its own closes it here)."""
+
     def _send_to_main(self, raws: Sequence[Any]) -> list[SendResult]:
         """Put these DLQ messages' bodies on the main queue, unchanged; one
         result per message, in order."""
@@ -155,6 +159,12 @@ class RemoteQueue(QueueBackend):
     def dlq_peek(self, *, limit: int = 100, ids: Sequence[str] | None = None) -> list[DeadLetter]:
         """Read by receiving and at once releasing: for the moment of a scan
         the DLQ's messages are invisible to other readers."""
+        try:
+            return self._dlq_peek(limit=limit, ids=ids)
+        finally:
+            self._dlq_done()
+
+    def _dlq_peek(self, *, limit: int, ids: Sequence[str] | None) -> list[DeadLetter]:
         wanted = None if ids is None else set(ids)
         goal = limit if wanted is None else min(limit, len(wanted))
         if goal <= 0:
@@ -166,6 +176,12 @@ class RemoteQueue(QueueBackend):
     def dlq_move(self, ids: Sequence[str]) -> MoveResult:
         """Send the entries to the main queue unchanged and delete from the DLQ
         only those that were sent (paced by ``DLQ_REPLAY_RATE``)."""
+        try:
+            return self._dlq_move(ids)
+        finally:
+            self._dlq_done()
+
+    def _dlq_move(self, ids: Sequence[str]) -> MoveResult:
         result = MoveResult()
         wanted = {str(i) for i in ids}
         if not wanted:
@@ -199,6 +215,12 @@ class RemoteQueue(QueueBackend):
         return result
 
     def dlq_purge(self, ids: Sequence[str] | None = None) -> int:
+        try:
+            return self._dlq_purge(ids)
+        finally:
+            self._dlq_done()
+
+    def _dlq_purge(self, ids: Sequence[str] | None) -> int:
         wanted = None if ids is None else {str(i) for i in ids}
         if wanted is not None and not wanted:
             return 0

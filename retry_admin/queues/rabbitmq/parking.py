@@ -24,10 +24,27 @@ class ParkingQueue:
     def dlq_depth(self) -> int:
         return self._count(self.parking_queue)
 
+    def _scan_channel(self) -> Any:
+        """A channel of its own for a DLQ operation: closing it when the
+        operation ends puts back whatever it still holds, and RabbitMQ counts
+        those again before it answers the close (a requeue by nack is
+        counted a moment later)."""
+        state = self._connections.state()
+        if state.get("scan") is None or not state["scan"].is_open:
+            with self._amqp("open", f"parking queue {self.parking_queue!r}"):
+                state["scan"] = self._connections.channel().connection.channel()
+        return state["scan"]
+
+    def _dlq_done(self) -> None:
+        scan = self._connections.state().pop("scan", None)
+        if scan is not None and scan.is_open:
+            with self._amqp("close", f"parking queue {self.parking_queue!r}"):
+                scan.close()
+
     def _dlq_receive(self, *, first: bool) -> list[Any]:
         page = []
         with self._amqp("get", f"parking queue {self.parking_queue!r}"):
-            channel = self._channel()
+            channel = self._scan_channel()
             for _ in range(100):
                 method, properties, body = channel.basic_get(self.parking_queue)
                 if method is None:
@@ -41,12 +58,12 @@ class ParkingQueue:
     def _dlq_release(self, raws: Sequence[Any]) -> None:
         with self._amqp("requeue", f"parking queue {self.parking_queue!r}"):
             for method, _, _ in raws:
-                self._channel().basic_nack(method.delivery_tag, requeue=True)
+                self._scan_channel().basic_nack(method.delivery_tag, requeue=True)
 
     def _dlq_delete(self, raws: Sequence[Any]) -> int:
         with self._amqp("ack", f"parking queue {self.parking_queue!r}"):
             for method, _, _ in raws:
-                self._channel().basic_ack(method.delivery_tag)
+                self._scan_channel().basic_ack(method.delivery_tag)
         return len(raws)
 
     def _send_to_main(self, raws: Sequence[Any]) -> list[SendResult]:

@@ -19,7 +19,9 @@ REQUESTED_DELAY = "x-requested-delay-ms"  # a release's own delay
 ORIGINAL_KEY = "x-original-routing-key"
 PARKED_REASON = "x-parked-reason"
 PARKED_AT = "x-parked-at"
-WAIT = "x-wait-ms"  # which wait queue a delayed message goes through
+# Which wait queue a delayed message goes through. Not "x-" prefixed: a
+# headers exchange ignores x- headers when matching.
+WAIT = "retry-admin-wait-ms"
 DELIVERY_COUNT = "x-delivery-count"  # set by quorum queues on every redelivery
 
 
