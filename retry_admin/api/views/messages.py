@@ -84,7 +84,9 @@ class MessageListView(ApiView):
         summary="Messages, newest first (the messages page's filters)",
         description=(
             "Keyset pagination: follow `next` (or pass `next_cursor` as `after`) for older "
-            "messages, `previous` (`prev_cursor` as `before`) for newer ones."
+            "messages, `previous` (`prev_cursor` as `before`) for newer ones. A `recipient` "
+            "prefix that more than 2,000 messages start with answers 400 asking for more of "
+            "the address."
         ),
         parameters=[MessageListQuerySerializer],
         responses={200: MessagePageSerializer, **errors(400, 401, 403)},
