@@ -31,6 +31,7 @@ sys.path[0] = str(ROOT)
 BENCHMARKS = {
     "sender_log": "bench.sender_log",
     "sender_redis": "bench.sender_redis",
+    "sender_rabbitmq": "bench.sender_rabbitmq",
     "batch_create": "bench.batch_create",
     "retry_cycle": "bench.retry_cycle",
     "simulated": "bench.simulated",

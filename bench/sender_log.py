@@ -77,8 +77,11 @@ def run(ctx: Context) -> list[Result]:
     return [measure(ctx, NAME)]
 
 
-def measure(ctx: Context, name: str) -> Result:
-    """Time the naive loop and ``sender_drain`` over the configured queue."""
+def measure(
+    ctx: Context, name: str, *, aim_rate: int = AIM_RATE, aim_ratio: float | None = AIM_RATIO
+) -> Result:
+    """Time the naive loop and ``sender_drain`` over the configured queue
+    (``aim_ratio=None``: the aim is the rate alone)."""
     size = ctx.size(20_000)
     naive_size = ctx.size(2_000)
 
@@ -108,7 +111,7 @@ def measure(ctx: Context, name: str) -> Result:
         "msg/s",
         baseline=naive_rate,
         ratio=ratio,
-        aim=f">= {AIM_RATE:,} msg/s, >= {AIM_RATIO}x",
+        aim=f">= {aim_rate:,} msg/s" + (f", >= {aim_ratio}x" if aim_ratio else ""),
         details={
             "messages": size,
             "seconds": sw.seconds,
@@ -117,4 +120,4 @@ def measure(ctx: Context, name: str) -> Result:
             "baseline_seconds": naive.seconds,
             "queue": get_backend().describe(),
         },
-    ).judge(lambda figure, ratio: figure >= AIM_RATE and ratio >= AIM_RATIO)
+    ).judge(lambda figure, ratio: figure >= aim_rate and (not aim_ratio or ratio >= aim_ratio))

@@ -284,15 +284,4 @@ def rabbitmq_url() -> str:
 
 def rabbitmq_drop(backend) -> None:
     """Delete what a test's RabbitMQ backend declared (its names are unique)."""
-    import pika
-
-    backend._connections.drop()
-    connection = pika.BlockingConnection(pika.URLParameters(backend.url))
-    channel = connection.channel()
-    queues = [backend.queue_name, backend.retry_queue, backend.parking_queue]
-    queues += [f"{backend.queue_name}.wait.{ms}ms" for ms in backend._waits]
-    for queue in queues:
-        channel.queue_delete(queue)
-    for exchange in (backend.exchange, backend.retry_exchange, backend.wait_exchange):
-        channel.exchange_delete(exchange)
-    connection.close()
+    backend.drop_topology()

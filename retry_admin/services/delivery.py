@@ -18,7 +18,8 @@ from dataclasses import dataclass
 
 from retry_admin import policy
 from retry_admin.channels import ChannelError, OutgoingMessage, UnknownChannel, get_channel
-from retry_admin.models import DeliveryAttempt, MessageLog, render_template
+from retry_admin.models import DeliveryAttempt, MessageLog
+from retry_admin.services.templates import template_render
 
 logger = logging.getLogger(__name__)
 
@@ -62,17 +63,17 @@ def prepare(delivery: Delivery) -> None:
     if batch is None or batch.template is None:
         delivery.outcome, delivery.error = Outcome.PERMANENT, policy.BATCH_OR_TEMPLATE_GONE
         return
-    try:
-        body = render_template(batch.template.body, log.context or {}, log.recipient)
-    except KeyError as exc:
-        delivery.outcome = Outcome.PERMANENT
-        delivery.error = f"Template placeholder {exc.args[0]!r} has no value for this recipient"
+    rendered = template_render(
+        body=batch.template.body, context=log.context, recipient=log.recipient
+    )
+    if rendered.problem:
+        delivery.outcome, delivery.error = Outcome.PERMANENT, rendered.problem
         return
     delivery.channel = batch.channel
     delivery.message = OutgoingMessage(
         message_id=log.pk,
         recipient=log.recipient,
-        body=body,
+        body=rendered.body,
         attempt=log.attempt_count + 1,
         batch_id=batch.pk,
         context=log.context or {},

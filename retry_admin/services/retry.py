@@ -29,6 +29,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from retry_admin import policy
+from retry_admin.filters import unique
 from retry_admin.locks import held_lock, lock_is_held
 from retry_admin.models import (
     AuditEvent,
@@ -235,7 +236,7 @@ def message_retry(
     """Retry messages now, one click. Failed and permanently failed messages
     are requeued once each (a double click finds them pending and does
     nothing); dead-lettered ones are replayed from the DLQ. Audited."""
-    ids = list(dict.fromkeys(message_ids))
+    ids = unique(message_ids)
     result = ManualRetryResult()
     now = timezone.now()
     who = actor_name(user)

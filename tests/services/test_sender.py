@@ -171,3 +171,16 @@ def test_an_envelope_of_a_dead_lettered_log_goes_back_to_the_dlq_not_away(make_b
     assert dead.reason == "too many receives"
     log = MessageLog.objects.get()
     assert (log.status, log.dead_letter_count) == (Status.DEAD_LETTERED, 0)
+
+
+def test_a_context_that_is_not_an_object_is_a_permanent_failure_not_a_crash(make_batch):
+    batch = make_batch(3)
+    broken = MessageLog.objects.filter(batch=batch).first()
+    MessageLog.objects.filter(pk=broken.pk).update(context=["not", "an", "object"])
+
+    report = sender_drain(until_empty=True)
+
+    assert (report.sent, report.permanently_failed) == (2, 1)
+    broken.refresh_from_db()
+    assert broken.status == Status.PERMANENTLY_FAILED
+    assert "not a set of column values" in broken.last_error

@@ -279,12 +279,24 @@ class RabbitMQQueue(ParkingQueue, RemoteQueue):
         return out
 
     def ack(self, handles: Sequence[str]) -> None:
+        """One ``multiple`` frame when no other unacked delivery of this
+        channel has a lower tag than the highest acked (a sender acking in
+        order): messages still in the consumer's buffer came later, and the
+        retry processor settles its own at once."""
         held = self._state()["held"]
+        tags = sorted(fields[1] for _, fields in self._held_tags(handles))
+        if not tags:
+            return
+        others = held.keys() - set(tags)
         with self._amqp("ack", f"queue {self.queue_name!r}"):
             channel = self._connections.channel()
-            for _, fields in self._held_tags(handles):
-                del held[fields[1]]
-                channel.basic_ack(fields[1])
+            if all(tag > tags[-1] for tag in others):
+                channel.basic_ack(tags[-1], multiple=True)
+            else:
+                for tag in tags:
+                    channel.basic_ack(tag)
+        for tag in tags:
+            del held[tag]
 
     def release(self, handles: Sequence[str], *, delay_seconds: int = 0) -> None:
         """Through the retry queue (copy confirmed, then ack), never a hot
@@ -364,3 +376,17 @@ class RabbitMQQueue(ParkingQueue, RemoteQueue):
             channel.queue_declare(self.retry_queue, durable=True)
             channel.queue_bind(self.retry_queue, self.retry_exchange, routing_key="#")
             channel.queue_declare(self.parking_queue, durable=True)
+
+    def drop_topology(self) -> None:
+        """Delete every queue and exchange ``ensure`` and the wait queues
+        declared: for throwaway topologies (tests, benchmarks), never a live one."""
+        self._connections.drop()
+        queues = [self.queue_name, self.retry_queue, self.parking_queue]
+        queues += [f"{self.queue_name}.wait.{ms}ms" for ms in self._waits]
+        with self._amqp("delete", f"topology of {self.queue_name!r}"):
+            channel = self._connections.channel()
+            for queue in queues:
+                channel.queue_delete(queue)
+            for exchange in (self.exchange, self.retry_exchange, self.wait_exchange):
+                channel.exchange_delete(exchange)
+        self._connections.drop()
