@@ -235,6 +235,13 @@ class DLQEntrySerializer(serializers.Serializer):
     readable = serializers.BooleanField(help_text="false: the body is not a Retry Admin envelope.")
     poison_loop = serializers.BooleanField(help_text="Back in the DLQ after a replay.")
     body = serializers.CharField()
+    details = serializers.DictField(
+        child=serializers.CharField(),
+        help_text=(
+            "The transport's own evidence: RabbitMQ's x-death and x-retries, Redis's "
+            "attempts and due time; empty where the transport keeps none."
+        ),
+    )
     message = MessageSerializer(allow_null=True)
 
 

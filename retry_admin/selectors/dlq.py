@@ -2,7 +2,7 @@
 messages, depth, the first error of each, and which ids are in it."""
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.db.models import Min
 
@@ -20,6 +20,7 @@ class DLQEntry:
     reason: str
     message: MessageLog | None
     readable: bool
+    details: dict[str, str] = field(default_factory=dict)  # the transport's evidence
 
     @property
     def poison_loop(self) -> bool:
@@ -47,6 +48,7 @@ def dlq_entries(*, limit: int = 100, ids: Sequence[str] | None = None) -> list[D
             reason=entry.reason,
             message=logs.get(message_ids.get(entry.id)),
             readable=entry.id in message_ids,
+            details=entry.details,
         )
         for entry in entries
     ]

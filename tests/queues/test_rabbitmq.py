@@ -133,3 +133,27 @@ def test_a_sender_killed_mid_chunk_loses_nothing(rabbit, make_batch, settings, t
     attempts = DeliveryAttempt.objects.filter(outcome=DeliveryAttempt.Outcome.SENT)
     assert attempts.count() == 30  # nothing recorded twice
     assert rabbit.depth().total == 0
+
+
+def test_the_dlq_page_and_api_show_rabbitmqs_own_evidence(rabbit, settings, client, super_admin):
+    settings.QUEUE_MAX_RECEIVES = 1
+    settings.RABBITMQ_RETRY_DELAY_SECONDS = 0.1
+    rabbit.send(["not an envelope"])
+    consumer = raw_channel(rabbit.url)
+    deadline = time.monotonic() + 10
+    while rabbit.dlq_depth() == 0 and time.monotonic() < deadline:
+        method, _, _ = consumer.basic_get(rabbit.queue_name)
+        if method is not None:
+            consumer.basic_reject(method.delivery_tag, requeue=False)
+        rabbit.process_retries()
+        time.sleep(0.05)
+    consumer.connection.close()
+    client.force_login(super_admin)
+
+    page = client.get("/dlq/").content.decode()
+    api = client.get("/api/dlq/").json()["results"]
+
+    assert "x-death" in page and "rejected 2 times" in page and "x-retries" in page
+    assert api[0]["reason"] == "reached max retries of 1"
+    assert api[0]["details"]["x-retries"] == "2"
+    assert "rejected" in api[0]["details"]["x-death"]
