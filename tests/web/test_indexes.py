@@ -61,8 +61,23 @@ def planner_without_seqscan():
         yield
 
 
+@pytest.fixture
+def planner_without_sort(planner_without_seqscan):
+    """On a near-empty table PostgreSQL may also take any index and sort the
+    few rows (which one depends on the statistics earlier tests left); a
+    page over a big table must not sort, so turn sorting off too."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET enable_sort = off")
+        yield
+        with connection.cursor() as cursor:
+            cursor.execute("RESET enable_sort")
+    else:
+        yield
+
+
 @pytest.mark.parametrize("case", sorted(PAGE_QUERIES))
-def test_each_messages_filter_walks_an_index_in_page_order(case, planner_without_seqscan):
+def test_each_messages_filter_walks_an_index_in_page_order(case, planner_without_sort):
     filters, index = PAGE_QUERIES[case]
     indexes = (index,) if isinstance(index, str) else index
     indexes = tuple(_pk_index() if i == "pk" else i for i in indexes)
