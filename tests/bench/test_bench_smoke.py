@@ -8,12 +8,23 @@ import subprocess
 import sys
 from pathlib import Path
 
+# Fixtures: sender_redis and sender_rabbitmq need the local servers.
+from tests.emulators import rabbitmq_url, redis_url  # noqa: F401
+
 ROOT = Path(__file__).resolve().parents[2]
-BENCHMARKS = {"sender_log", "batch_create", "retry_cycle", "simulated", "pages"}
+BENCHMARKS = {
+    "sender_log",
+    "sender_redis",
+    "sender_rabbitmq",
+    "batch_create",
+    "retry_cycle",
+    "simulated",
+    "pages",
+}
 
 
-def test_it_runs_every_benchmark_quickly(tmp_path):
-    env = {**os.environ, "RETRY_ADMIN_VAR_DIR": str(tmp_path)}
+def test_it_runs_every_benchmark_quickly(tmp_path, redis_url, rabbitmq_url):  # noqa: F811
+    env = {**os.environ, "RETRY_ADMIN_VAR_DIR": str(tmp_path), "REDIS_URL": redis_url}
     env.pop("DATABASE_URL", None)  # its own SQLite file, whatever the suite runs on
     done = subprocess.run(
         [sys.executable, str(ROOT / "bench" / "run.py"), "--quick"],
