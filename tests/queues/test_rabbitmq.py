@@ -157,3 +157,29 @@ def test_the_dlq_page_and_api_show_rabbitmqs_own_evidence(rabbit, settings, clie
     assert api[0]["reason"] == "reached max retries of 1"
     assert api[0]["details"]["x-retries"] == "2"
     assert "rejected" in api[0]["details"]["x-death"]
+
+
+def test_the_lease_keeper_thread_extends_without_a_consumer_of_its_own(rabbit):
+    """The sender's lease keeper calls ``extend`` from its own thread: that
+    must move the deadlines the sender's thread keeps, and must not open a
+    consumer there that would prefetch (and strand) the next messages."""
+    import threading
+
+    rabbit.send(["a", "b"])
+    received = rabbit.receive(10, visibility_timeout=1)
+    kept = {}
+    thread = threading.Thread(
+        target=lambda: kept.update(
+            rabbit.extend([m.handle for m in received], visibility_timeout=30)
+        )
+    )
+    thread.start()
+    thread.join()
+    assert set(kept) == {m.handle for m in received}
+    time.sleep(1.2)  # past the first deadline: still held
+    assert rabbit.receive(10, visibility_timeout=30) == []
+    rabbit.ack([m.handle for m in received])
+
+    rabbit.send(["c", "d"])
+    time.sleep(0.2)
+    assert sorted(m.body for m in rabbit.receive(10, visibility_timeout=30)) == ["c", "d"]

@@ -1,5 +1,6 @@
 """The RabbitMQ transport (see the package docstring)."""
 
+import threading
 import time
 import uuid
 from collections import deque
@@ -10,7 +11,6 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 
-from retry_admin import policy
 from retry_admin.queues.base import (
     QueueDepth,
     QueueError,
@@ -20,6 +20,7 @@ from retry_admin.queues.base import (
     unpack_handle,
 )
 from retry_admin.queues.rabbitmq.parking import ParkingQueue
+from retry_admin.queues.rabbitmq.retrying import RetryProcessor
 from retry_admin.queues.rabbitmq.wire import (
     DELIVERY_COUNT,
     ORIGINAL_KEY,
@@ -31,17 +32,15 @@ from retry_admin.queues.rabbitmq.wire import (
     Connections,
     amqp_errors,
     logger,
-    original_routing_key,
     plain,
 )
 from retry_admin.queues.remote import RemoteQueue
 
 DEFAULT_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
 WAIT_QUEUE_IDLE_MS = 3600 * 1000  # an unused wait queue deletes itself after this
-RETRIES_PER_RECEIVE = 1000  # retry-queue messages the processor handles per receive
 
 
-class RabbitMQQueue(ParkingQueue, RemoteQueue):
+class RabbitMQQueue(RetryProcessor, ParkingQueue, RemoteQueue):
     name = "rabbitmq"
     max_send_batch = 500
     max_body_bytes = 256 * 1024
@@ -66,6 +65,12 @@ class RabbitMQQueue(ParkingQueue, RemoteQueue):
         self.url = settings.RABBITMQ_URL or DEFAULT_URL
         self._connections = Connections(self.url)
         self._waits: set[int] = set()  # wait queues this process declared
+        # Deliveries handed out and not settled, (connection, delivery tag) ->
+        # when they go back unless acked, released or extended. Shared by the
+        # threads of a sender: its lease keeper extends from its own thread.
+        self._held: dict[tuple[str, int], float] = {}
+        self._held_lock = threading.Lock()
+        self._consumer = threading.local()  # the connection each thread consumes on
 
     def describe(self) -> str:
         parts = urlsplit(self.url)
@@ -155,54 +160,11 @@ class RabbitMQQueue(ParkingQueue, RemoteQueue):
             )
         return results
 
-    # The retry processor: the one place that decides when a message comes back
-
-    def _backoff_ms(self, retries: int) -> int:
-        base = settings.RABBITMQ_RETRY_DELAY_SECONDS * 1000
-        return int(base * 2 ** (retries - 1) if policy.per_message_backoff() else base)
-
-    def process_retries(self, limit: int = RETRIES_PER_RECEIVE) -> int:
-        """Take messages off the retry queue (released by a sender, or rejected
-        by any consumer into the dead-letter exchange), count the retry in
-        ``x-retries``, and send each back to its original routing key after
-        its delay, or park it past ``QUEUE_MAX_RECEIVES``. Never a hot requeue."""
-        handled = 0
-        channel = self._channel()
-        for _ in range(limit):
-            with self._amqp("get", f"retry queue {self.retry_queue!r}"):
-                method, properties, body = channel.basic_get(self.retry_queue)
-            if method is None:
-                break
-            headers = dict(properties.headers or {})
-            retries = int(headers.get(RETRIES) or 0) + 1
-            key = original_routing_key(headers, self.routing_key)
-            requested = headers.pop(REQUESTED_DELAY, None)
-            headers.pop(DELIVERY_COUNT, None)
-            headers.update({RETRIES: retries, ORIGINAL_KEY: key})
-            message_id = properties.message_id or uuid.uuid4().hex
-            if retries > settings.QUEUE_MAX_RECEIVES:
-                headers[PARKED_REASON] = f"reached max retries of {settings.QUEUE_MAX_RECEIVES}"
-                headers[PARKED_AT] = datetime.now(UTC).isoformat()
-                result = self._publish("", self.parking_queue, body, headers, message_id)
-            else:
-                delay = int(requested) if requested is not None else self._backoff_ms(retries)
-                result = self._publish_after(delay, body, headers, key, message_id)
-            with self._amqp("settle", f"retry queue {self.retry_queue!r}"):
-                if result.ok:
-                    channel.basic_ack(method.delivery_tag)
-                else:
-                    channel.basic_nack(method.delivery_tag, requeue=True)
-                    logger.error("Retry processor could not republish: %s", result.error)
-                    break
-            handled += 1
-        return handled
-
     # Receiving: a consumer with a prefetch, and visibility kept by this process
 
     def _state(self) -> dict:
-        """This thread's consumer: messages delivered but not handed out yet
-        (``buffer``), and those handed out, by delivery tag, with the moment
-        they become visible again unless acked, released or extended (``held``)."""
+        """This thread's consumer and the messages delivered to it but not
+        handed out yet (``buffer``)."""
         state = self._connections.state()
         if "buffer" not in state:
             buffer: deque = deque()
@@ -210,18 +172,29 @@ class RabbitMQQueue(ParkingQueue, RemoteQueue):
                 channel = self._connections.channel()
                 channel.basic_qos(prefetch_count=settings.RABBITMQ_PREFETCH)
                 channel.basic_consume(self.queue_name, lambda _c, m, p, b: buffer.append((m, p, b)))
-            state.update(buffer=buffer, held={})
+            state["buffer"] = buffer
+            previous = getattr(self._consumer, "generation", None)
+            if previous:  # a new connection: the old one's deliveries went back
+                with self._held_lock:
+                    self._held = {k: v for k, v in self._held.items() if k[0] != previous}
+            self._consumer.generation = self._connections.generation
         return state
 
-    def _expire_held(self, state: dict) -> None:
+    def _expire_held(self) -> None:
         """RabbitMQ keeps an unacked message with its consumer until the
         connection closes (a crashed worker's come back at once). A live one
         that let the visibility timeout pass gives it back, counted."""
-        now = time.monotonic()
-        expired = [tag for tag, deadline in state["held"].items() if deadline <= now]
+        generation, now = self._connections.generation, time.monotonic()
+        with self._held_lock:
+            expired = [
+                key
+                for key, deadline in self._held.items()
+                if key[0] == generation and deadline <= now
+            ]
+            for key in expired:
+                del self._held[key]
         with self._amqp("requeue", f"queue {self.queue_name!r}"):
-            for tag in expired:
-                del state["held"][tag]
+            for _, tag in expired:
                 self._connections.channel().basic_nack(tag, requeue=True)
 
     def _receive_page(
@@ -229,7 +202,7 @@ class RabbitMQQueue(ParkingQueue, RemoteQueue):
     ) -> list[ReceivedMessage]:
         state = self._state()
         if first:
-            self._expire_held(state)
+            self._expire_held()
             try:
                 self.process_retries()
             except QueueError as exc:  # the main queue may still work: report, go on
@@ -243,8 +216,10 @@ class RabbitMQQueue(ParkingQueue, RemoteQueue):
                 connection.process_data_events(time_limit=0.05)
         deadline = time.monotonic() + visibility_timeout
         page = [buffer.popleft() for _ in range(min(count, len(buffer)))]
-        for method, _, _ in page:
-            state["held"][method.delivery_tag] = deadline
+        generation = self._connections.generation
+        with self._held_lock:
+            for method, _, _ in page:
+                self._held[(generation, method.delivery_tag)] = deadline
         return [self._received(*delivery) for delivery in page]
 
     def _received(self, method: Any, properties: Any, body: bytes) -> ReceivedMessage:
@@ -266,16 +241,16 @@ class RabbitMQQueue(ParkingQueue, RemoteQueue):
         )
         return ReceivedMessage(handle, text, 1 + retries + redeliveries)
 
-    def _held_tags(self, handles: Sequence[str]) -> list[tuple[str, list]]:
-        """(handle, its fields) for the handles this connection still holds;
-        others went back to the queue when their connection closed, or were
-        settled already."""
-        held = self._state()["held"]
+    def _held_here(self, handles: Sequence[str]) -> list[tuple[str, list]]:
+        """(handle, fields) of the handles this thread's connection still
+        holds unsettled; others went back to the queue with their connection."""
+        generation = self._connections.generation
         out = []
-        for handle in handles:
-            fields = unpack_handle(handle, 6, transport="RabbitMQ queue")
-            if fields[0] == self._connections.generation and fields[1] in held:
-                out.append((handle, fields))
+        with self._held_lock:
+            for handle in handles:
+                fields = unpack_handle(handle, 6, transport="RabbitMQ queue")
+                if fields[0] == generation and (fields[0], fields[1]) in self._held:
+                    out.append((handle, fields))
         return out
 
     def ack(self, handles: Sequence[str]) -> None:
@@ -283,11 +258,12 @@ class RabbitMQQueue(ParkingQueue, RemoteQueue):
         channel has a lower tag than the highest acked (a sender acking in
         order): messages still in the consumer's buffer came later, and the
         retry processor settles its own at once."""
-        held = self._state()["held"]
-        tags = sorted(fields[1] for _, fields in self._held_tags(handles))
+        generation = self._connections.generation
+        tags = sorted(fields[1] for _, fields in self._held_here(handles))
         if not tags:
             return
-        others = held.keys() - set(tags)
+        with self._held_lock:
+            others = {t for g, t in self._held if g == generation} - set(tags)
         with self._amqp("ack", f"queue {self.queue_name!r}"):
             channel = self._connections.channel()
             if all(tag > tags[-1] for tag in others):
@@ -295,13 +271,14 @@ class RabbitMQQueue(ParkingQueue, RemoteQueue):
             else:
                 for tag in tags:
                     channel.basic_ack(tag)
-        for tag in tags:
-            del held[tag]
+        with self._held_lock:
+            for tag in tags:
+                self._held.pop((generation, tag), None)
 
     def release(self, handles: Sequence[str], *, delay_seconds: int = 0) -> None:
         """Through the retry queue (copy confirmed, then ack), never a hot
         requeue: the retry processor sends it back after ``delay_seconds``."""
-        for handle, (_, _, message_id, body, key, headers) in self._held_tags(handles):
+        for handle, (_, _, message_id, body, key, headers) in self._held_here(handles):
             headers = {**headers, REQUESTED_DELAY: delay_seconds * 1000, ORIGINAL_KEY: key}
             result = self._publish("", self.retry_queue, body, headers, message_id)
             if not result.ok:
@@ -309,12 +286,16 @@ class RabbitMQQueue(ParkingQueue, RemoteQueue):
             self.ack([handle])
 
     def extend(self, handles: Sequence[str], *, visibility_timeout: int) -> dict[str, str]:
-        held = self._state()["held"]
+        """Moves deadlines only: the lease keeper calls it from a thread of its
+        own, which must not open a connection (nor a consumer) of its own."""
         deadline = time.monotonic() + visibility_timeout
         kept = {}
-        for handle, fields in self._held_tags(handles):
-            held[fields[1]] = deadline
-            kept[handle] = handle
+        with self._held_lock:
+            for handle in handles:
+                fields = unpack_handle(handle, 6, transport="RabbitMQ queue")
+                if (fields[0], fields[1]) in self._held:
+                    self._held[(fields[0], fields[1])] = deadline
+                    kept[handle] = handle
         return kept
 
     def _handle_id(self, handle: str) -> str:
@@ -354,7 +335,7 @@ class RabbitMQQueue(ParkingQueue, RemoteQueue):
                 self._waits.discard(delay_ms)
         return QueueDepth(
             visible=self._count(self.queue_name) + len(state.get("buffer") or ()),
-            in_flight=len(state.get("held") or ()),
+            in_flight=len(self._held),
             delayed=delayed,
         )
 
