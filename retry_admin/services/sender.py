@@ -183,10 +183,17 @@ def _record_and_ack(
     happened and must be recorded), then ack their queue messages: in the
     same transaction on the embedded queue, right after it elsewhere."""
     handles = [d.handle for d in group]
+    tries = 0
 
     def write() -> Counter:
+        nonlocal tries
+        tries += 1
         with transaction.atomic():
-            counts = _record(group, lease_token=lease_token)
+            # After a failed try, the COMMIT may have gone through before the
+            # connection died: then this group is recorded, and must not be twice.
+            counts = Counter() if tries > 1 and _recorded(group) else None
+            if counts is None:
+                counts = _record(group, lease_token=lease_token)
             if backend.transactional:
                 backend.ack(keeper.current(handles))
         return counts
@@ -196,6 +203,15 @@ def _record_and_ack(
         backend.ack(keeper.current(handles))
     keeper.drop(handles)
     return counts
+
+
+def _recorded(group: list[Delivery]) -> bool:
+    """Whether every delivery of ``group`` already has its attempt row."""
+    wanted = {(d.pk, d.log.attempt_count + 1) for d in group}
+    found = DeliveryAttempt.objects.filter(
+        message_id__in=[pk for pk, _ in wanted], number__in={n for _, n in wanted}
+    ).values_list("message_id", "number")
+    return wanted <= set(found)
 
 
 def _attach_batches(logs) -> None:

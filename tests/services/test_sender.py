@@ -184,3 +184,35 @@ def test_a_context_that_is_not_an_object_is_a_permanent_failure_not_a_crash(make
     broken.refresh_from_db()
     assert broken.status == Status.PERMANENTLY_FAILED
     assert "not a set of column values" in broken.last_error
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_commit_that_went_through_before_the_connection_died_is_not_recorded_twice(
+    make_batch, monkeypatch
+):
+    """The database answers the COMMIT with an error (it went down just after
+    committing): the sender waits it out and tries again, and must find the
+    group recorded instead of recording it a second time."""
+    from django.db import OperationalError, transaction
+
+    from retry_admin.services import sender
+
+    make_batch(4)
+    real_record, lost = sender._record, []
+
+    def lose_the_answer_once():
+        if not lost:
+            lost.append(1)
+            raise OperationalError("server closed the connection unexpectedly")
+
+    def record_then_lose_the_answer(*args, **kwargs):
+        counts = real_record(*args, **kwargs)
+        transaction.on_commit(lose_the_answer_once)  # runs after the COMMIT
+        return counts
+
+    monkeypatch.setattr(sender, "_record", record_then_lose_the_answer)
+    sender_drain(until_empty=True)
+
+    assert lost == [1]
+    assert MessageLog.objects.filter(status=Status.SENT).count() == 4
+    assert DeliveryAttempt.objects.count() == 4
