@@ -155,3 +155,13 @@ def fuzz_world(batch_with_failures, make_dead_lettered) -> dict:
     make_dead_lettered(3)
     message = MessageLog.objects.filter(batch=batch_with_failures).values_list("id", flat=True)
     return {"batch": batch_with_failures.pk, "message": str(message.first())}
+
+
+@pytest.fixture
+def workers(tmp_path):
+    """Real ``manage.py`` processes on the test database, killed at teardown."""
+    from tests.processes import Workers
+
+    pool = Workers(tmp_path, env={"SENDER_POLL_SECONDS": "0.1"})
+    yield pool
+    pool.stop_all()

@@ -1,14 +1,7 @@
 import pytest
 
 from tests.api.conftest import bearer
-from tests.processes import RecordingReceiver, Workers
-
-
-@pytest.fixture
-def workers(tmp_path):
-    pool = Workers(tmp_path, env={"SENDER_POLL_SECONDS": "0.1"})
-    yield pool
-    pool.stop_all()
+from tests.processes import RecordingReceiver
 
 
 @pytest.fixture

@@ -16,7 +16,6 @@ from tests.emulators import (  # noqa: F401 (fixtures)
     redis_drop,
     redis_url,
 )
-from tests.processes import Workers
 
 BACKENDS = ["db", "sqs", "azure", "rabbitmq", "redis"]
 
@@ -69,11 +68,3 @@ def redis_queue(request, settings, db):
     backend.ensure()
     yield backend
     reset_backends()
-
-
-@pytest.fixture
-def workers(tmp_path):
-    """Real ``manage.py`` processes on the test database, killed at teardown."""
-    pool = Workers(tmp_path, env={"SENDER_POLL_SECONDS": "0.1"})
-    yield pool
-    pool.stop_all()
