@@ -7,7 +7,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import quote
@@ -31,6 +31,26 @@ def shared_database_url(*, port: int | None = None) -> str:
         port = port or db["PORT"]
         return f"postgres://{auth}@{host}{f':{port}' if port else ''}/{db['NAME']}"
     pytest.skip(f"no DATABASE_URL for a {connection.vendor} test database")
+
+
+def start_django(
+    var_dir: Path, code: str = "", *, clear: Iterable[str] = (), **env: str
+) -> subprocess.CompletedProcess:
+    """Start Django in a fresh interpreter (settings read anew) with the
+    variables ``clear`` removed from the environment and ``env`` set, run
+    ``code``, and return what it printed."""
+    cleared = set(clear)
+    environ = {k: v for k, v in os.environ.items() if k not in cleared}
+    environ.update(DJANGO_SETTINGS_MODULE="config.settings", RETRY_ADMIN_VAR_DIR=str(var_dir))
+    environ.update(env)
+    return subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()\n" + code],
+        cwd=Path(__file__).resolve().parent.parent,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 class Workers:

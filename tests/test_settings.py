@@ -3,15 +3,14 @@
 Each case starts Django in a fresh interpreter: settings are read once, at import.
 """
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
 from config.env import env_bool, env_choice, env_float, env_int, env_list, env_str
+from tests import processes
 
 ROOT = Path(__file__).resolve().parent.parent
 CONTRACT = [
@@ -53,18 +52,7 @@ def var_dir(tmp_path_factory):
 
 
 def start_django(var_dir: Path, code: str = "", **env: str) -> subprocess.CompletedProcess:
-    environ = {k: v for k, v in os.environ.items() if k not in CONTRACT}
-    environ.update(
-        DJANGO_SETTINGS_MODULE="config.settings", RETRY_ADMIN_VAR_DIR=str(var_dir), **env
-    )
-    return subprocess.run(
-        [sys.executable, "-c", "import django; django.setup()\n" + code],
-        cwd=ROOT,
-        env=environ,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return processes.start_django(var_dir, code, clear=CONTRACT, **env)
 
 
 def _error_line(stderr: str) -> str:

@@ -1,12 +1,12 @@
 """The cloud transports' settings fail loudly at start-up, and the embedded
 default never loads a cloud SDK. Each case starts Django in a fresh interpreter."""
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from tests.processes import start_django
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 OURS = {
@@ -24,17 +24,7 @@ OURS = {
 
 
 def start(tmp_path: Path, code: str = "", **env: str) -> subprocess.CompletedProcess:
-    environ = {k: v for k, v in os.environ.items() if k not in OURS}
-    environ.update(DJANGO_SETTINGS_MODULE="config.settings", RETRY_ADMIN_VAR_DIR=str(tmp_path))
-    environ.update(env)
-    return subprocess.run(
-        [sys.executable, "-c", "import django; django.setup()\n" + code],
-        cwd=ROOT,
-        env=environ,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return start_django(tmp_path, code, clear=OURS, **env)
 
 
 @pytest.mark.parametrize(
