@@ -2,8 +2,7 @@
 Table Storage mirror's watermark."""
 
 from django.conf import settings
-from django.db import models
-from django.db.models import F
+from django.db import connections, models, router
 from django.utils import timezone
 
 
@@ -103,15 +102,32 @@ class HourlyCount(models.Model):
 
     @classmethod
     def add(cls, **increments: int) -> None:
-        """Add to this hour's counts (``sent=3, failed=1``); two queries whatever the size."""
+        """Add to this hour's counts (``sent=3, failed=1``): one upsert
+        statement whatever the size (SQLite and PostgreSQL both know
+        ``ON CONFLICT … DO UPDATE``)."""
         increments = {name: value for name, value in increments.items() if value}
         if not increments:
             return
+        unknown = set(increments) - COUNTED
+        if unknown:
+            raise ValueError(f"not an hourly count: {', '.join(sorted(unknown))}")
         hour = timezone.now().replace(minute=0, second=0, microsecond=0)
-        cls.objects.get_or_create(hour=hour)
-        cls.objects.filter(hour=hour).update(
-            **{name: F(name) + value for name, value in increments.items()}
+        table, names = cls._meta.db_table, sorted(increments)
+        connection = connections[router.db_for_write(cls)]
+        sql = (
+            f"INSERT INTO {table} (hour, {', '.join(COUNTED_ORDER)})"
+            f" VALUES (%s{', %s' * len(COUNTED_ORDER)})"
+            f" ON CONFLICT (hour) DO UPDATE SET "
+            + ", ".join(f"{n} = {table}.{n} + excluded.{n}" for n in names)
         )
+        params = [connection.ops.adapt_datetimefield_value(hour)]
+        params += [increments.get(name, 0) for name in COUNTED_ORDER]
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+
+
+COUNTED_ORDER = ("sent", "failed", "permanently_failed", "dead_lettered")
+COUNTED = frozenset(COUNTED_ORDER)
 
 
 class MirrorWatermark(models.Model):
