@@ -42,4 +42,4 @@ def on_redis() -> Iterator[None]:
 
 def run(ctx: Context) -> list[Result]:
     with on_redis():
-        return [measure(ctx, NAME)]
+        return [measure(ctx, NAME, aim_ratio=None)]  # the issue aims at the rate alone
