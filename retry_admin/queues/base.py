@@ -138,6 +138,10 @@ class QueueBackend:
         """Create the queue and its DLQ if they do not exist."""
         raise NotImplementedError
 
+    def close(self) -> None:
+        """Let go of the connections (and consumers) this thread holds: the
+        backend is being replaced. Most hold nothing that needs it."""
+
     def describe(self) -> str:
         """Where this backend points, for pages and logs (no secrets)."""
         return self.name

@@ -183,3 +183,25 @@ def test_the_lease_keeper_thread_extends_without_a_consumer_of_its_own(rabbit):
     rabbit.send(["c", "d"])
     time.sleep(0.2)
     assert sorted(m.body for m in rabbit.receive(10, visibility_timeout=30)) == ["c", "d"]
+
+
+def test_depth_counts_what_the_broker_already_pushed_to_this_consumer(rabbit):
+    rabbit.send(["first"])
+    [first] = rabbit.receive(10, visibility_timeout=30)  # this thread now consumes
+    rabbit.ack([first.handle])
+    rabbit.send([f"m{i}" for i in range(20)])
+
+    assert rabbit.depth().total == 20  # not only the ready ones RabbitMQ counts
+
+
+def test_a_forgotten_backend_stops_consuming(rabbit):
+    """``reset_backends`` closes what it forgets: its consumer would
+    otherwise keep prefetching messages that no one will ever receive."""
+    rabbit.send(["first"])
+    [first] = rabbit.receive(10, visibility_timeout=30)
+    rabbit.ack([first.handle])
+    reset_backends()
+    fresh = get_backend()
+    fresh.send([f"m{i}" for i in range(20)])
+
+    assert len(fresh.receive(50, visibility_timeout=30)) == 20

@@ -80,6 +80,11 @@ class RabbitMQQueue(RetryProcessor, ParkingQueue, RemoteQueue):
             f"queue {self.queue_name!r}"
         )
 
+    def close(self) -> None:
+        """This thread's connection: its consumer's unacked messages go back
+        to the queue (pika connections cannot be closed from another thread)."""
+        self._connections.drop()
+
     def _amqp(self, action: str, where: str):
         return amqp_errors(action, where, on_broken=self._connections.drop)
 
@@ -333,8 +338,16 @@ class RabbitMQQueue(RetryProcessor, ParkingQueue, RemoteQueue):
                 delayed += self._count(f"{self.queue_name}.wait.{delay_ms}ms")
             except QueueError:  # expired after an idle hour
                 self._waits.discard(delay_ms)
+        ready = self._count(self.queue_name)
+        buffer = state.get("buffer")
+        if buffer is not None:
+            # The count's answer came after every delivery the broker had
+            # already pushed to this channel's consumer: hand those to the
+            # buffer, or they would be counted nowhere.
+            with self._amqp("receive", f"queue {self.queue_name!r}"):
+                self._connections.channel().connection.process_data_events(time_limit=0)
         return QueueDepth(
-            visible=self._count(self.queue_name) + len(state.get("buffer") or ()),
+            visible=ready + len(buffer or ()),
             in_flight=len(self._held),
             delayed=delayed,
         )

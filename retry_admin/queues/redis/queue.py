@@ -123,6 +123,12 @@ class RedisQueue(QueueBackend):
         except redis.RedisError as exc:
             raise QueueError(f"Redis at {where} failed {operation}: {exc}") from None
 
+    def close(self) -> None:
+        with self._lock:
+            client, self._client_obj = self._client_obj, None
+        if client is not None:
+            client.close()
+
     def _client(self):
         with self._lock:
             if self._client_obj is None:
