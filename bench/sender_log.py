@@ -7,7 +7,10 @@ render, send, ``.save()``, one ``DeliveryAttempt``, ack).
 """
 
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
+from django.test.utils import override_settings
 from django.utils import timezone
 
 from bench.harness import (
@@ -23,7 +26,7 @@ from bench.harness import (
 from retry_admin.channels import OutgoingMessage, get_channel
 from retry_admin.envelope import decode
 from retry_admin.models import DeliveryAttempt, MessageLog, Status
-from retry_admin.queues import get_backend
+from retry_admin.queues import QueueBackend, QueueError, get_backend, reset_backends
 from retry_admin.services.sender import sender_drain
 
 NAME = "sender_log"
@@ -121,3 +124,23 @@ def measure(
             "queue": get_backend().describe(),
         },
     ).judge(lambda figure, ratio: figure >= aim_rate and (not aim_ratio or ratio >= aim_ratio))
+
+
+@contextmanager
+def on_transport(
+    service: str, drop: Callable[[QueueBackend], None], **overrides: object
+) -> Iterator[None]:
+    """Point the queue at a transport under throwaway names (``overrides``)
+    for a benchmark; ``drop`` deletes what it made, whatever happened."""
+    with override_settings(**overrides):
+        reset_backends()
+        backend = get_backend()
+        try:
+            backend.ensure()
+        except QueueError as exc:
+            raise RuntimeError(f"{exc} (bash scripts/services.sh {service} starts one)") from None
+        try:
+            yield
+        finally:
+            drop(backend)
+            reset_backends()
