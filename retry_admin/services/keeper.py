@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from retry_admin.models import MessageLog
 from retry_admin.queues import QueueBackend
+from retry_admin.services.outage import Outage
 
 logger = logging.getLogger(__name__)
 
@@ -47,8 +48,7 @@ class LeaseKeeper:
         self._current = {handle: handle for handle in held}  # original -> latest handle
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self.renewals = 0
-        self._failing = False
+        self._outage = Outage("Lease renewal")
 
     def __enter__(self) -> "LeaseKeeper":
         if self._held:
@@ -93,15 +93,10 @@ class LeaseKeeper:
             MessageLog.objects.filter(id__in=list(held.values()), lease_token=self.token).update(
                 lease_expires_at=lease_until
             )
-        except Exception:  # the queue or database is down: try again next round
-            if not self._failing:  # once per outage, not once per round
-                logger.warning("Could not renew %d leases; retrying", len(held), exc_info=True)
-            self._failing = True
+        except Exception as exc:  # the queue or database is down: try again next round
+            self._outage.failed(exc)  # logged once per outage, not once per round
             return
-        if self._failing:
-            logger.warning("Renewing leases again")
-            self._failing = False
-        self.renewals += 1
+        self._outage.recovered()
         if len(renamed) < len(current):
             logger.warning("%d messages were no longer ours to extend", len(current) - len(renamed))
         with self._lock:

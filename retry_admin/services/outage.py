@@ -36,7 +36,7 @@ class Outage:
         """Note a failure; returns how long to wait before trying again."""
         if self.down_since is None:
             self.down_since = time.monotonic()
-            logger.error("%s is unavailable, waiting it out: %s", self.what, exc)
+            logger.error("%s is unavailable, waiting it out: %s", self.what, exc, exc_info=exc)
             self._delay = self.first_delay
         else:
             self._delay = min(self._delay * 2, self.max_delay)
