@@ -16,6 +16,8 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
+from tests.emulators import unavailable
+
 
 def shared_database_url(*, port: int | None = None) -> str:
     """The test database as a DATABASE_URL, for a child process to share it
@@ -30,7 +32,7 @@ def shared_database_url(*, port: int | None = None) -> str:
         host = db["HOST"] or "localhost"
         port = port or db["PORT"]
         return f"postgres://{auth}@{host}{f':{port}' if port else ''}/{db['NAME']}"
-    pytest.skip(f"no DATABASE_URL for a {connection.vendor} test database")
+    unavailable(f"no DATABASE_URL for a child process on a {connection.vendor} test database")
 
 
 def start_django(

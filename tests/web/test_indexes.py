@@ -4,6 +4,8 @@ aggregates of the overview and failures pages read only an index.
 
 (bench/pages.py times the pages over a million rows.)"""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 
 import pytest
@@ -47,17 +49,24 @@ def _pk_index() -> str:
     )
 
 
+@contextmanager
+def _planner_off(setting: str) -> Iterator[None]:
+    """Turn a PostgreSQL planner method off for the block (SQLite has none)."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(f"SET {setting} = off")
+    yield
+    with connection.cursor() as cursor:
+        cursor.execute(f"RESET {setting}")
+
+
 @pytest.fixture
 def planner_without_seqscan():
     """PostgreSQL prefers a sequential scan of a near-empty test table; turn
     that off so the plan shows what it does on a big one."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SET enable_seqscan = off")
-        yield
-        with connection.cursor() as cursor:
-            cursor.execute("RESET enable_seqscan")
-    else:
+    with _planner_off("enable_seqscan"):
         yield
 
 
@@ -66,13 +75,7 @@ def planner_without_sort(planner_without_seqscan):
     """On a near-empty table PostgreSQL may also take any index and sort the
     few rows (which one depends on the statistics earlier tests left); a
     page over a big table must not sort, so turn sorting off too."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SET enable_sort = off")
-        yield
-        with connection.cursor() as cursor:
-            cursor.execute("RESET enable_sort")
-    else:
+    with _planner_off("enable_sort"):
         yield
 
 
