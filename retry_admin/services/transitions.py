@@ -107,21 +107,13 @@ def messages_record_outcomes(
             log.receive_count = receives
             log.updated_at = now
             log.lease_token = log.lease_expires_at = None
-            counts[log.status] += 1
+            counts[log.status.value] += 1  # "failed" or "permanently_failed"
             rows.append(log)
         MessageLog.objects.filter(lease_token=lease_token).bulk_update(
             rows, _FAILURE_FIELDS, batch_size=500
         )
-    HourlyCount.add(
-        sent=counts["sent"],
-        failed=counts[Status.FAILED],
-        permanently_failed=counts[Status.PERMANENTLY_FAILED],
-    )
-    return Counter(
-        sent=counts["sent"],
-        failed=counts[Status.FAILED],
-        permanently_failed=counts[Status.PERMANENTLY_FAILED],
-    )
+    HourlyCount.add(**counts)
+    return counts
 
 
 def messages_dead_letter(*, message_ids: Iterable[uuid.UUID], reason: str, actor: str) -> int:
