@@ -151,26 +151,16 @@ def retry_cycle_run(
         return run
 
 
-def retry_cycle_running() -> RetryRun | None:
-    """The cycle running now, if any (its lock is held and renewed)."""
-    if not lock_is_held(CYCLE_LOCK):
-        return None
-    return RetryRun.objects.filter(finished_at__isnull=True, dry_run=False).first() or RetryRun(
-        started_at=timezone.now()
-    )
-
-
 def retry_cycle_trigger(*, trigger: str, user: AbstractBaseUser | None = None) -> None:
     """Queue a cycle for the worker (console button, API). Raises
     ``RetryCycleBusy`` when one is already running, rather than queue one
     that would only be skipped."""
     from django_q.tasks import async_task
 
-    running = retry_cycle_running()
-    if running is not None:
-        raise RetryCycleBusy(
-            f"A retry cycle is already running (started {running.started_at:%Y-%m-%d %H:%M:%S %Z})"
-        )
+    if lock_is_held(CYCLE_LOCK):  # held and renewed by a live cycle
+        run = RetryRun.objects.filter(finished_at__isnull=True, dry_run=False).first()
+        since = f" (started {run.started_at:%Y-%m-%d %H:%M:%S %Z})" if run else ""
+        raise RetryCycleBusy(f"A retry cycle is already running{since}")
     who = user.get_username() if user is not None else "system"
     async_task(
         "retry_admin.tasks.run_retry_cycle",
