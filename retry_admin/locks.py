@@ -21,6 +21,7 @@ from django.db import IntegrityError, connections, transaction
 from django.utils import timezone
 
 from retry_admin.models import ProcessLock
+from retry_admin.outage import Outage
 
 logger = logging.getLogger(__name__)
 
@@ -98,13 +99,16 @@ def exclusive(name: str, *, what: str) -> Callable[[Callable[..., dict]], Callab
 
 
 def _keep(name: str, token: str, ttl: float, stop: threading.Event) -> None:
+    outage = Outage(f"Renewing lock {name!r}")
     try:
         while not stop.wait(ttl / 3):
             try:
                 if not lock_renew(name, token, ttl_seconds=ttl):
                     logger.error("Lock %r was taken over: its lease ran out", name)
                     return
-            except Exception:  # the database is down: renew again next round
-                logger.warning("Could not renew lock %r", name, exc_info=True)
+            except Exception as exc:  # the database is down: renew again next round
+                outage.failed(exc)  # logged once per outage, not once per round
+            else:
+                outage.recovered()
     finally:
         connections.close_all()  # this thread's connections only

@@ -22,8 +22,8 @@ from django.db import connections
 from django.utils import timezone
 
 from retry_admin.models import MessageLog
+from retry_admin.outage import Outage
 from retry_admin.queues import QueueBackend
-from retry_admin.services.outage import Outage
 
 logger = logging.getLogger(__name__)
 

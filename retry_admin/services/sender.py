@@ -38,12 +38,12 @@ from retry_admin.models import (
     Status,
     insert_rows,
 )
+from retry_admin.outage import DATABASE_DOWN, Outage, outlast, reset_database_connection
 from retry_admin.queues import QueueBackend, QueueError, get_backend
 from retry_admin.queues.base import ReceivedMessage
 from retry_admin.services.delivery import Delivery, deliver
 from retry_admin.services.health import heartbeat
 from retry_admin.services.keeper import LeaseKeeper
-from retry_admin.services.outage import DATABASE_DOWN, Outage, outlast, reset_database_connection
 from retry_admin.services.transitions import messages_dead_letter, messages_record_outcomes
 
 logger = logging.getLogger(__name__)
