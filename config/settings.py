@@ -256,6 +256,9 @@ SENDER_POLL_SECONDS = env_float("SENDER_POLL_SECONDS", 5, minimum=0.05, maximum=
 # How long a job lock outlives a holder that died (renewed every third of it).
 LOCK_LEASE_SECONDS = env_float("LOCK_LEASE_SECONDS", 30, minimum=1, maximum=3600)
 SENDER_CONCURRENCY = env_int("SENDER_CONCURRENCY", 32, minimum=1, maximum=512)
+# How often the long-running sender (run_sender) looks for new work on the db
+# queue when it cannot be woken by NOTIFY (SQLite; PostgreSQL while LISTEN is down).
+SENDER_IDLE_POLL_SECONDS = env_float("SENDER_IDLE_POLL_SECONDS", 0.2, minimum=0.01, maximum=60)
 SENDER_BATCH_SIZE = env_int("SENDER_BATCH_SIZE", 500, minimum=1, maximum=5000)
 DEFAULT_CHANNEL = env_choice("DEFAULT_CHANNEL", "log", CHANNELS)
 WEBHOOK_URL = env_url("WEBHOOK_URL", schemes=["http", "https"])

@@ -15,6 +15,7 @@ from retry_admin.services.dlq import dlq_reconcile
 from retry_admin.services.health import heartbeat
 from retry_admin.services.mirror import mirror_run
 from retry_admin.services.retry import RetryCycleBusy, retry_cycle_run
+from retry_admin.services.runner import sender_runner_alive
 from retry_admin.services.sender import sender_drain
 
 logger = logging.getLogger(__name__)
@@ -24,8 +25,12 @@ SENDER_RUN_SECONDS = 50
 
 @exclusive("sender-schedule", what="sender")
 def send_queued_messages() -> dict:
-    """Every minute: drain the queue for up to ~50 s, polling every
-    SENDER_POLL_SECONDS. The lock stops two runs overlapping."""
+    """Every minute, the safety net behind the long-running sender
+    (services/runner.py): stands aside while one is alive; otherwise drains
+    the queue for up to ~50 s, polling every SENDER_POLL_SECONDS. The lock
+    stops two runs overlapping."""
+    if sender_runner_alive():
+        return {"skipped": "the long-running sender (run_sender) is alive"}
     return vars(sender_drain(seconds=SENDER_RUN_SECONDS))
 
 

@@ -9,8 +9,9 @@ from retry_admin.models import Heartbeat, MessageLog, ProcessLock, RetryRun, Sta
 from retry_admin.queues import QueueError, get_backend
 from retry_admin.queues.db import DatabaseQueue
 from retry_admin.services.batches import batch_create
-from retry_admin.services.health import health_check
+from retry_admin.services.health import health_check, heartbeat
 from retry_admin.services.retry import CYCLE_LOCK
+from retry_admin.services.runner import RUNNER_ALIVE_SECONDS, RUNNER_BEAT
 from tests.conftest import make_rows
 
 pytestmark = pytest.mark.django_db
@@ -38,6 +39,25 @@ def test_send_drains_the_queue_and_releases_its_lock(make_batch, short_sender_ru
     assert result["received"] == 3
     assert MessageLog.objects.filter(status=Status.SENT).count() == 3
     assert not ProcessLock.objects.filter(name="sender-schedule").exists()
+
+
+def test_send_stands_aside_while_the_long_running_sender_is_alive(make_batch, short_sender_run):
+    make_batch(2)
+    heartbeat(RUNNER_BEAT, state="idle")
+    assert tasks.send_queued_messages() == {
+        "skipped": "the long-running sender (run_sender) is alive"
+    }
+    assert MessageLog.objects.filter(status=Status.PENDING).count() == 2
+
+
+@pytest.mark.parametrize("state, age", [("idle", RUNNER_ALIVE_SECONDS + 5), ("stopped", 0)])
+def test_send_drains_when_the_long_running_sender_is_gone(make_batch, short_sender_run, state, age):
+    make_batch(2)
+    heartbeat(RUNNER_BEAT, state=state)
+    Heartbeat.objects.filter(name=RUNNER_BEAT).update(
+        beat_at=timezone.now() - timedelta(seconds=age)
+    )
+    assert tasks.send_queued_messages()["sent"] == 2
 
 
 # dispatch_outbox

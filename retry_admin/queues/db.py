@@ -30,6 +30,7 @@ from retry_admin.queues.base import (
     SendResult,
 )
 
+from retry_admin.queues.wake import notify_enqueued
 _TABLE = QueueMessage._meta.db_table
 
 
@@ -94,6 +95,8 @@ class DatabaseQueue(QueueBackend):
             created_at=now,
         )
         return results
+        if rows:
+            notify_enqueued(self.queue_name)  # wakes idle senders at commit (PostgreSQL)
 
     def receive(self, max_messages: int, *, visibility_timeout: int) -> list[ReceivedMessage]:
         now = timezone.now()

@@ -2,13 +2,16 @@ import signal
 
 from django.core.management.base import BaseCommand
 
+from retry_admin.services.runner import sender_run
 from retry_admin.services.sender import sender_drain
 
 
 class Command(BaseCommand):
     help = (
-        "Deliver queued messages continuously (for dedicated workers), or with "
-        "--until-empty drain what is visible and exit."
+        "Deliver queued messages continuously, waking as soon as messages are "
+        "enqueued (run it under a supervisor: `make run`, docs/deploy.md); with "
+        "--until-empty, drain what is visible and exit. SIGTERM lets the chunk in "
+        "hand finish (outcomes committed, messages acked), then exits."
     )
 
     def add_arguments(self, parser):
@@ -26,9 +29,12 @@ class Command(BaseCommand):
 
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
-        report = sender_drain(
-            seconds=seconds, until_empty=until_empty, should_stop=lambda: bool(stopping)
-        )
+        if until_empty:
+            report = sender_drain(
+                seconds=seconds, until_empty=True, should_stop=lambda: bool(stopping)
+            )
+        else:
+            report = sender_run(seconds=seconds, should_stop=lambda: bool(stopping))
         self.stdout.write(
             f"received={report.received} sent={report.sent} failed={report.failed} "
             f"permanently_failed={report.permanently_failed} dead_lettered={report.dead_lettered} "
