@@ -9,6 +9,7 @@ from django.db.models import Min
 from retry_admin.envelope import InvalidEnvelope, decode
 from retry_admin.models import DeliveryAttempt, MessageLog
 from retry_admin.queues import get_backend
+from retry_admin.queues.base import DeadLetter
 
 
 @dataclass
@@ -43,7 +44,7 @@ def dlq_entries(*, limit: int = 100, ids: Sequence[str] | None = None) -> list[D
         DLQEntry(
             id=entry.id,
             body=entry.body,
-            receive_count=entry.receive_count,
+            receive_count=_receives(entry, logs.get(message_ids.get(entry.id))),
             dead_at=entry.dead_at,
             reason=entry.reason,
             message=logs.get(message_ids.get(entry.id)),
@@ -52,6 +53,15 @@ def dlq_entries(*, limit: int = 100, ids: Sequence[str] | None = None) -> list[D
         )
         for entry in entries
     ]
+
+
+def _receives(entry: DeadLetter, log: MessageLog | None) -> int:
+    """An entry in the DLQ was received at least once: 0 means the transport
+    cannot tell (an Azure poison message is the body alone), so the count the
+    sender recorded on its log when it dead-lettered it stands in."""
+    if entry.receive_count or log is None:
+        return entry.receive_count
+    return log.receive_count
 
 
 def unknown_dlq_ids(ids: list[str]) -> list[str]:

@@ -209,19 +209,24 @@ def dlq_reconcile(*, grace_seconds: float = RECONCILE_GRACE_SECONDS, limit: int 
     except QueueError as exc:
         logger.warning("DLQ reconcile skipped, queue unavailable: %s", exc)
         return 0
-    message_ids = set(_readable(entries, ReplayResult()).values())
-    if not message_ids:
+    readable = _readable(entries, ReplayResult())
+    if not readable:
         return 0
+    # The log takes the receive count its DLQ entry shows (what the redrive
+    # policy allowed), so the two agree.
+    receives = {readable[e.id]: e.receive_count for e in entries if e.id in readable}
     now = timezone.now()
     with transaction.atomic():
         stale = list(
             MessageLog.objects.filter(
-                id__in=message_ids,
+                id__in=list(receives),
                 status=Status.PENDING,
                 updated_at__lte=now - timezone.timedelta(seconds=grace_seconds),
             ).values_list("id", flat=True)
         )
-        changed = messages_dead_letter(message_ids=stale, reason=REDRIVEN, actor="queue")
+        changed = messages_dead_letter(
+            message_ids=stale, reason=REDRIVEN, actor="queue", receive_counts=receives
+        )
     if changed:
         logger.warning(
             "%d message(s) found in the DLQ while pending: marked dead-lettered", changed

@@ -124,7 +124,7 @@ def sender_process_chunk(
         [env.message_id for _, env in envelopes.values()]
     )
     _attach_batches(logs.values())
-    too_many: list[uuid.UUID] = []  # logs whose envelope goes to the DLQ
+    too_many: dict[uuid.UUID, int] = {}  # logs whose envelope goes to the DLQ -> receives
     candidates: dict[uuid.UUID, Delivery] = {}
     to_ack: list[str] = []
     for handle, (item, envelope) in envelopes.items():
@@ -134,7 +134,7 @@ def sender_process_chunk(
             poison[handle] = f"No message log with id {envelope.message_id}"
         elif item.receive_count > settings.QUEUE_MAX_RECEIVES and log.status == Status.PENDING:
             poison[handle] = TOO_MANY_RECEIVES.format(limit=settings.QUEUE_MAX_RECEIVES)
-            too_many.append(log.pk)
+            too_many[log.pk] = item.receive_count
         elif log.status == Status.DEAD_LETTERED:
             # Marked dead before its copy reached the DLQ (SQS/Azure) and the
             # copy failed: send it there again rather than ack it away.
@@ -238,12 +238,16 @@ def _take_leases(ids: list[uuid.UUID], until) -> tuple[uuid.UUID, set[uuid.UUID]
     return token, set(leased)
 
 
-def _dead_letter(backend: QueueBackend, poison: dict[str, str], log_ids: list[uuid.UUID]) -> None:
-    """Mark logs dead-lettered and, for the db backend, move the queue rows in
-    the same transaction."""
-    if log_ids:
+def _dead_letter(
+    backend: QueueBackend, poison: dict[str, str], receives: dict[uuid.UUID, int]
+) -> None:
+    """Mark logs dead-lettered (with the receive count their DLQ entry will
+    show) and, for the db backend, move the queue rows in the same transaction."""
+    if receives:
         reason = TOO_MANY_RECEIVES.format(limit=settings.QUEUE_MAX_RECEIVES)
-        messages_dead_letter(message_ids=log_ids, reason=reason, actor="sender")
+        messages_dead_letter(
+            message_ids=list(receives), reason=reason, actor="sender", receive_counts=receives
+        )
     if backend.transactional:
         _dead_letter_on_queue(backend, poison)
 

@@ -116,22 +116,39 @@ def messages_record_outcomes(
     return counts
 
 
-def messages_dead_letter(*, message_ids: Iterable[uuid.UUID], reason: str, actor: str) -> int:
-    """Any status but sent → dead-lettered. Moving the envelopes is the caller's part."""
+def messages_dead_letter(
+    *,
+    message_ids: Iterable[uuid.UUID],
+    reason: str,
+    actor: str,
+    receive_counts: dict[uuid.UUID, int] | None = None,
+) -> int:
+    """Any status but sent → dead-lettered. Moving the envelopes is the caller's part.
+
+    ``receive_counts``: how many times the queue delivered each message, as its
+    DLQ entry will say, so the log and the entry agree."""
     message_ids = list(message_ids)
-    changed = (
-        MessageLog.objects.filter(id__in=message_ids)
-        .exclude(status=Status.SENT)
-        .update(
-            status=Status.DEAD_LETTERED,
-            last_error=reason,
-            error_signature=error_signature(reason),
-            updated_at=timezone.now(),
-            lease_token=None,
-            lease_expires_at=None,
-            dead_letter_count=F("dead_letter_count") + 1,
+    receive_counts = receive_counts or {}
+    by_count: dict[int | None, list[uuid.UUID]] = {}
+    for pk in message_ids:
+        by_count.setdefault(receive_counts.get(pk), []).append(pk)
+    changed = 0
+    for receives, ids in by_count.items():
+        extra = {} if receives is None else {"receive_count": receives}
+        changed += (
+            MessageLog.objects.filter(id__in=ids)
+            .exclude(status=Status.SENT)
+            .update(
+                status=Status.DEAD_LETTERED,
+                last_error=reason,
+                error_signature=error_signature(reason),
+                updated_at=timezone.now(),
+                lease_token=None,
+                lease_expires_at=None,
+                dead_letter_count=F("dead_letter_count") + 1,
+                **extra,
+            )
         )
-    )
     message_events_record(
         message_ids=message_ids, kind=MessageEvent.Kind.DEAD_LETTERED, actor=actor, detail=reason
     )

@@ -5,6 +5,7 @@ import time
 
 import pytest
 
+from retry_admin import selectors
 from retry_admin.models import MessageLog, Status
 from retry_admin.services.sender import sender_drain
 
@@ -198,6 +199,12 @@ def test_a_message_received_past_the_limit_lands_in_the_dlq_via_the_sender(
     assert "QUEUE_MAX_RECEIVES=2" in log.last_error
     assert queue_backend.dlq_depth() == 1
     assert queue_backend.depth().total == 0
+    # The log says as many receives as its DLQ entry (which, on Azure, is the
+    # body alone: the DLQ page takes the log's count).
+    [entry] = queue_backend.dlq_peek()
+    assert entry.receive_count == (0 if queue_backend.name == "azure" else 3)
+    [shown] = selectors.dlq_entries()
+    assert log.receive_count == shown.receive_count == 3
 
 
 def test_a_sender_killed_mid_chunk_gets_its_messages_redelivered(queue_backend, make_batch):

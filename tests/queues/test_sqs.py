@@ -64,6 +64,8 @@ def test_a_message_moved_by_redrive_is_reconciled_and_can_be_replayed(sqs, setti
     [entry] = sqs.dlq_peek()
     assert "redrive" in entry.reason
     assert entry.receive_count == 2  # what the policy allowed, however often it is peeked
+    assert log.receive_count == 2  # the log agrees with its DLQ entry
+    assert log.receive_count == 2  # the log agrees with its DLQ entry
 
     assert dlq_replay(ids=None, user=None).replayed == 1
     assert sender_drain(until_empty=True).sent == 1
