@@ -142,6 +142,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
+# JSON under /api/ (retry_admin/errors.py), Django's page elsewhere.
+CSRF_FAILURE_VIEW = "retry_admin.errors.csrf_failure"
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
@@ -314,6 +316,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "SERVE_PERMISSIONS": ["retry_admin.api.permissions.CanReadDocs"],
+    "PREPROCESSING_HOOKS": ["retry_admin.api.urls.schema_endpoints"],
 }
 # /api/schema/ and /api/docs/ without signing in (they list every endpoint).
 API_DOCS_PUBLIC = env_bool("API_DOCS_PUBLIC", False)

@@ -12,3 +12,4 @@ urlpatterns = [
 
 # Rendered without the database, showing the request id (retry_admin/errors.py).
 handler500 = "retry_admin.errors.server_error"
+handler400 = "retry_admin.errors.bad_request"  # JSON under /api/

@@ -19,6 +19,8 @@ from django.db import InterfaceError, OperationalError
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
+from django.views import defaults
+from django.views.csrf import csrf_failure as django_csrf_failure
 
 REQUEST_ID_HEADER = "X-Request-ID"
 # What load balancers and tracers send: hex, UUIDs, base64-like tokens.
@@ -71,6 +73,26 @@ def database_unavailable(request: HttpRequest) -> HttpResponse:
         response = _error_page(request, "503.html", 503)
     response["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return response
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """``CSRF_FAILURE_VIEW``: the API's JSON under /api/ (a token needs no CSRF
+    token), Django's page elsewhere."""
+    if _is_api(request):
+        return error_json(
+            request,
+            "CSRF check failed: send Authorization: Bearer <token>, or, signed in, "
+            "the session's CSRF token in an X-CSRFToken header.",
+            403,
+        )
+    return django_csrf_failure(request, reason)
+
+
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """``handler400`` (a disallowed Host, a malformed request): JSON under /api/."""
+    if _is_api(request):
+        return error_json(request, "Bad request: the request was malformed or refused.", 400)
+    return defaults.bad_request(request, exception)
 
 
 def server_error(request: HttpRequest) -> HttpResponse:

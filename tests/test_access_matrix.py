@@ -21,6 +21,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.authtoken.models import Token
 
+from retry_admin.api.urls import seed_alias
 from retry_admin.models import MessageLog
 from retry_admin.queues import get_backend
 from retry_admin.roles import SUPER_ADMIN, SYSTEM_ADMIN, ensure_groups
@@ -113,6 +114,34 @@ row("api/campaigns/retry-failed-messages", "POST", "/api/campaigns/retry-failed-
 row("api/Diagnostics/QueueStatus", "GET", "/api/Diagnostics/QueueStatus", API_READ)
 row(
     "api/Statistics/GetMessageStatusStats", "GET", "/api/Statistics/GetMessageStatusStats", API_READ
+)
+row(
+    "api/Batch/CreateBatchAndSend",
+    "POST",
+    "/api/Batch/CreateBatchAndSend",
+    (401, 403, 403, 201, 201),
+    {"template": "Greeting", "recipients": [{"recipient": "b@example.com", "name": "B"}]},
+)
+# The seed routes in any letter case, with a trailing slash (api/urls.py)
+row(
+    "api/" + seed_alias("campaigns/retry-failed-messages"),
+    "POST",
+    "/api/Campaigns/Retry-Failed-Messages/",
+    API_ACT,
+)
+row("api/" + seed_alias("Diagnostics/QueueStatus"), "GET", "/api/diagnostics/queuestatus", API_READ)
+row(
+    "api/" + seed_alias("Statistics/GetMessageStatusStats"),
+    "GET",
+    "/api/statistics/getmessagestatusstats/",
+    API_READ,
+)
+row(
+    "api/" + seed_alias("Batch/CreateBatchAndSend"),
+    "POST",
+    "/api/batch/createbatchandsend",
+    (401, 403, 403, 201, 201),
+    {"template": "Greeting", "recipients": [{"recipient": "c@example.com", "name": "C"}]},
 )
 row("api/batches/", "GET", "/api/batches/", API_READ)
 row(

@@ -1,11 +1,52 @@
 """Response shapes: what the API renders, and what the OpenAPI schema says it
-renders. The seed-compatible endpoints keep their camelCase keys; our own
-resources use the model's snake_case names."""
+renders. The seed-compatible endpoints keep their camelCase keys and the seed's
+timestamp format (``2024-01-15T10:30:00.000Z``); our own resources use the
+model's snake_case names and ISO 8601 timestamps."""
+
+from datetime import UTC, datetime
 
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
+from rest_framework.renderers import JSONRenderer
+from rest_framework.utils.encoders import JSONEncoder
 
 from retry_admin.models import Status
+
+# Seed timestamps: UTC, milliseconds, "Z", whatever the microseconds or TIME_ZONE
+
+
+def seed_timestamp(moment: datetime) -> str:
+    """``2024-01-15T10:30:00.000Z``, the format of the seed designs' examples."""
+    if moment.tzinfo is None:  # USE_TZ makes every stored moment aware; be exact anyway
+        moment = moment.replace(tzinfo=UTC)
+    moment = moment.astimezone(UTC)
+    return f"{moment:%Y-%m-%dT%H:%M:%S}.{moment.microsecond // 1000:03d}Z"
+
+
+class SeedJSONEncoder(JSONEncoder):
+    def default(self, obj):
+        if isinstance(obj, datetime):
+            return seed_timestamp(obj)
+        return super().default(obj)
+
+
+class SeedJSONRenderer(JSONRenderer):
+    """Every datetime in a seed-compatible answer in the seed's one format."""
+
+    encoder_class = SeedJSONEncoder
+
+
+class TimestampField(serializers.DateTimeField):
+    """ISO 8601, or the seed format when the serializer's context says
+    ``seed_timestamps`` (a resource answered on a seed route)."""
+
+    def to_representation(self, value):
+        if value and self.context.get("seed_timestamps"):
+            return seed_timestamp(value)
+        return super().to_representation(value)
+
+
+SEED_TIMESTAMP_HELP = "UTC with milliseconds, e.g. 2024-01-15T10:30:00.000Z."
 
 # Errors
 
@@ -62,8 +103,26 @@ class StatusCountsSerializer(serializers.Serializer):
 # Seed-compatible endpoints
 
 
+def seed_counts(counts: dict[str, int]) -> dict[str, int]:
+    """Counts by status with camelCase keys (``permanentlyFailed``), the seed
+    answers' one casing."""
+    return {_camel(status): count for status, count in counts.items()}
+
+
+def _camel(name: str) -> str:
+    first, *rest = name.split("_")
+    return first + "".join(word.capitalize() for word in rest)
+
+
+SeedStatusCountsSerializer = type(
+    "SeedStatusCountsSerializer",
+    (serializers.Serializer,),
+    {_camel(status): serializers.IntegerField() for status in Status.values},
+)
+
+
 class RetryTriggeredDataSerializer(serializers.Serializer):
-    triggeredAt = serializers.DateTimeField()
+    triggeredAt = serializers.DateTimeField(help_text=SEED_TIMESTAMP_HELP)
     triggeredBy = serializers.CharField(help_text="The caller's email, or username if none.")
 
 
@@ -73,7 +132,7 @@ class RetryTriggeredSerializer(OutcomeSerializer):
 
 class RetryDryRunDataSerializer(serializers.Serializer):
     dryRun = serializers.BooleanField()
-    checkedAt = serializers.DateTimeField()
+    checkedAt = serializers.DateTimeField(help_text=SEED_TIMESTAMP_HELP)
     triggeredBy = serializers.CharField()
     selected = serializers.IntegerField(help_text="Failed messages eligible for a retry now.")
     requeued = serializers.IntegerField(help_text="How many a cycle would requeue now.")
@@ -94,7 +153,7 @@ class QueueStatusSerializer(serializers.Serializer):
     queueLength = serializers.IntegerField(
         help_text="Messages waiting on the main queue, visible to a receiver now."
     )
-    timestamp = serializers.DateTimeField()
+    timestamp = serializers.DateTimeField(help_text=SEED_TIMESTAMP_HELP)
     inFlight = serializers.IntegerField(help_text="Received, not yet acknowledged.")
     delayed = serializers.IntegerField(help_text="On the queue, not visible yet (backoff).")
     deadLettered = serializers.IntegerField(help_text="In the dead-letter queue.")
@@ -104,7 +163,7 @@ class QueueStatusSerializer(serializers.Serializer):
 class QueueUnavailableSerializer(serializers.Serializer):
     success = serializers.BooleanField(help_text="Always false.")
     message = serializers.CharField(help_text="Why the queue could not be read.")
-    timestamp = serializers.DateTimeField()
+    timestamp = serializers.DateTimeField(help_text=SEED_TIMESTAMP_HELP)
 
 
 class AttemptDurationsSerializer(serializers.Serializer):
@@ -115,9 +174,12 @@ class AttemptDurationsSerializer(serializers.Serializer):
 
 class MessageStatusStatsSerializer(serializers.Serializer):
     success = serializers.BooleanField()
-    timestamp = serializers.DateTimeField()
+    timestamp = serializers.DateTimeField(help_text=SEED_TIMESTAMP_HELP)
     total = serializers.IntegerField()
-    counts = StatusCountsSerializer()
+    counts = SeedStatusCountsSerializer(
+        help_text="camelCase like every key here; `?countKeys=snake` (deprecated) answers "
+        "the old `permanently_failed` / `dead_lettered` spelling."
+    )
     recovered = serializers.IntegerField(
         help_text="Sent by a retry of any kind (retry cycle, one-click, bulk, DLQ replay)."
     )
@@ -150,7 +212,7 @@ class BatchSerializer(serializers.Serializer):
     priority = serializers.IntegerField()
     total = serializers.IntegerField(help_text="Messages in the batch (unique recipients).")
     created_by = serializers.CharField(source="created_by.username", allow_null=True, default=None)
-    created_at = serializers.DateTimeField()
+    created_at = TimestampField()
     progress = serializers.SerializerMethodField()
 
     def get_progress(self, batch) -> StatusCountsSerializer:
@@ -250,14 +312,29 @@ class DLQListSerializer(serializers.Serializer):
     results = DLQEntrySerializer(many=True)
 
 
+class DLQEntryOutcomeSerializer(serializers.Serializer):
+    id = serializers.CharField(help_text="The DLQ entry id.")
+    outcome = serializers.ChoiceField(
+        choices=["replayed", "moved_as_is", "left"],
+        help_text="`replayed`: back on the queue, its message pending; `moved_as_is`: a "
+        "foreign body back on the queue unchanged; `left`: still in the DLQ.",
+    )
+    reason = serializers.CharField(help_text="Why it was left (empty otherwise).")
+
+
 class DLQReplayResultSerializer(OutcomeSerializer):
     replayed = serializers.IntegerField()
+    moved_as_is = serializers.IntegerField(
+        help_text="Foreign bodies moved back to the main queue unchanged."
+    )
+    left = serializers.IntegerField(help_text="Entries still in the DLQ: `success` is false.")
     unreadable = serializers.DictField(
         child=serializers.CharField(), help_text="Entry id → why it stayed in the DLQ."
     )
     failed = serializers.DictField(
         child=serializers.CharField(), help_text="Entry id → why it could not be moved."
     )
+    results = DLQEntryOutcomeSerializer(many=True, help_text="What happened to each entry.")
 
 
 class DLQPurgeResultSerializer(OutcomeSerializer):

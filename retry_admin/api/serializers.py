@@ -218,6 +218,15 @@ class RetryTriggerQuerySerializer(QuerySerializer):
     )
 
 
+class StatsQuerySerializer(QuerySerializer):
+    countKeys = serializers.ChoiceField(
+        choices=["camel", "snake"],
+        required=False,
+        default="camel",
+        help_text="Deprecated: `snake` answers `counts` with the old snake_case keys.",
+    )
+
+
 # Dead-letter queue
 
 
@@ -238,6 +247,12 @@ def _dlq_ids(**kwargs):
 class DLQReplaySerializer(serializers.Serializer):
     ids = _dlq_ids(required=False)
     all = BooleanField(required=False, help_text="true: replay the whole DLQ.")
+    as_is = BooleanField(
+        required=False,
+        default=False,
+        help_text="true: also move bodies that are not Retry Admin envelopes back to the "
+        "main queue unchanged (what the SQS redrive does); default: leave them.",
+    )
 
     def validate(self, data):
         if ("ids" in data) == bool(data.get("all")):
@@ -250,10 +265,22 @@ class DLQReplaySerializer(serializers.Serializer):
 
 class ReplayIdsSerializer(serializers.Serializer):
     ids = _dlq_ids()
+    as_is = BooleanField(
+        required=False,
+        default=False,
+        help_text="true: also move bodies that are not Retry Admin envelopes back to the "
+        "main queue unchanged (what the SQS redrive does); default: leave them.",
+    )
 
 
 class ReplayAllSerializer(serializers.Serializer):
     all = TrueField(help_text="Replay the whole DLQ.")
+    as_is = BooleanField(
+        required=False,
+        default=False,
+        help_text="true: also move bodies that are not Retry Admin envelopes back to the "
+        "main queue unchanged (what the SQS redrive does); default: leave them.",
+    )
 
 
 class DLQPurgeSerializer(serializers.Serializer):

@@ -12,6 +12,7 @@ OPERATIONS = {
     ("/api/campaigns/retry-failed-messages", "post"),
     ("/api/Diagnostics/QueueStatus", "get"),
     ("/api/Statistics/GetMessageStatusStats", "get"),
+    ("/api/Batch/CreateBatchAndSend", "post"),
     ("/api/batches/", "get"),
     ("/api/batches/", "post"),
     ("/api/batches/{id}/", "get"),

@@ -1,7 +1,13 @@
 """Batches: create and send (the Azure seed's ``CreateBatchAndSend``), list, detail."""
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import generics
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import CursorPagination
@@ -21,6 +27,7 @@ from retry_admin.api.views.base import ApiView, parsed
 from retry_admin.services.batches import batch_create
 
 TAG = "Batches"
+SEED_TAG = "Seed-compatible"
 REPLAYED_HEADER = "Idempotent-Replayed"
 
 
@@ -37,10 +44,11 @@ class BatchPagination(CursorPagination):
             raise ValidationError({"cursor": ["Malformed page cursor."]}) from None
 
 
-def _render(batches, **extra) -> list[dict]:
+def _render(batches, *, seed_timestamps: bool = False, **extra) -> list[dict]:
     """Batches with their progress: one grouped query for all of them."""
     progress = selectors.batch_progress([batch.pk for batch in batches])
-    data = BatchSerializer(batches, many=True, context={"progress": progress}).data
+    context = {"progress": progress, "seed_timestamps": seed_timestamps}
+    data = BatchSerializer(batches, many=True, context=context).data
     for item in data:
         item.update(extra)
     return data
@@ -51,6 +59,7 @@ class BatchListCreateView(ApiView, generics.ListAPIView):
     pagination_class = BatchPagination
     serializer_class = BatchSerializer
     queryset = selectors.batches()
+    seed_timestamps = False  # True on the seed route: the seed's timestamp format
 
     def max_body_bytes(self) -> int:
         return batch_body_limit()
@@ -137,10 +146,26 @@ class BatchListCreateView(ApiView, generics.ListAPIView):
             user=request.user,
             idempotency_key=header[IDEMPOTENCY_HEADER] or None,
         )
-        [body] = _render([result.batch], duplicates_removed=result.duplicates_removed)
+        [body] = _render(
+            [result.batch],
+            seed_timestamps=self.seed_timestamps,
+            duplicates_removed=result.duplicates_removed,
+        )
         if not result.created:
             return Response(body, status=200, headers={REPLAYED_HEADER: "true"})
         return Response(body, status=201)
+
+
+@extend_schema_view(
+    post=extend_schema(
+        tags=[SEED_TAG],
+        operation_id="create_batch_and_send",
+        summary="Create a batch and send it (the Azure seed's route for POST /api/batches/)",
+    )
+)
+class CreateBatchAndSendView(BatchListCreateView):
+    http_method_names = ["post", "options"]
+    seed_timestamps = True
 
 
 class BatchDetailView(ApiView):

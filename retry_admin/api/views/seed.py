@@ -18,9 +18,11 @@ from retry_admin.api.representations import (
     QueueUnavailableSerializer,
     RetryDryRunSerializer,
     RetryTriggeredSerializer,
+    SeedJSONRenderer,
     errors,
+    seed_counts,
 )
-from retry_admin.api.serializers import RetryTriggerQuerySerializer
+from retry_admin.api.serializers import RetryTriggerQuerySerializer, StatsQuerySerializer
 from retry_admin.api.views.base import ApiView, parsed
 from retry_admin.models import RetryRun
 from retry_admin.selectors import RETRY_FIGURES
@@ -34,7 +36,12 @@ def _who(user) -> str:
     return user.email or user.get_username()
 
 
-class RetryFailedMessagesView(ApiView):
+class SeedView(ApiView):
+    # The seed's timestamp format (representations.seed_timestamp) in every answer.
+    renderer_classes = [SeedJSONRenderer]
+
+
+class RetryFailedMessagesView(SeedView):
     permission_classes = [CanAct]
 
     @extend_schema(
@@ -102,7 +109,7 @@ class RetryFailedMessagesView(ApiView):
         )
 
 
-class QueueStatusView(ApiView):
+class QueueStatusView(SeedView):
     permission_classes = [CanView]
 
     @extend_schema(
@@ -147,7 +154,7 @@ class QueueStatusView(ApiView):
         )
 
 
-class MessageStatusStatsView(ApiView):
+class MessageStatusStatsView(SeedView):
     permission_classes = [CanView]
 
     @extend_schema(
@@ -155,21 +162,26 @@ class MessageStatusStatsView(ApiView):
         operation_id="message_status_stats",
         summary="Messages by status, retry success rate, attempt durations",
         description=(
-            "`counts` has every status, now; `recovered` counts messages sent by a retry of "
-            "any kind (retry cycle, one-click, bulk, DLQ replay); `definitions` says what "
-            "each figure means; `attemptDurations` covers the most recent delivery attempts."
+            "`counts` has every status, now (camelCase keys; `?countKeys=snake`, deprecated, "
+            "gives the old `permanently_failed` / `dead_lettered` spelling); `recovered` "
+            "counts messages sent by a retry of any kind (retry cycle, one-click, bulk, DLQ "
+            "replay); `definitions` says what each figure means; `attemptDurations` covers "
+            "the most recent delivery attempts."
         ),
-        responses={200: MessageStatusStatsSerializer, **errors(401, 403)},
+        parameters=[StatsQuerySerializer],
+        responses={200: MessageStatusStatsSerializer, **errors(400, 401, 403)},
     )
     def get(self, request):
+        query = parsed(StatsQuerySerializer, request.query_params)
         stats = selectors.message_status_stats()
+        counts = stats["counts"] if query["countKeys"] == "snake" else seed_counts(stats["counts"])
         durations = stats["durations"]
         return Response(
             {
                 "success": True,
                 "timestamp": timezone.now(),
                 "total": stats["total"],
-                "counts": stats["counts"],
+                "counts": counts,
                 "recovered": stats["recovered"],
                 "permanentlyFailed": stats["permanently_failed"],
                 "retrySuccessRate": stats["retry_success_rate"],
