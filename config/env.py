@@ -77,6 +77,17 @@ def env_choice(name: str, default: str, choices: Iterable[str]) -> str:
     return value
 
 
+def env_match(name: str, default: str, pattern: str, *, expected: str, secret: bool = False) -> str:
+    """A string that must match ``pattern`` in full (``expected`` says what
+    in words); empty when unset and the default is empty. A ``secret``
+    value is never echoed in the refusal."""
+    value = env_str(name, default)
+    if value and not re.fullmatch(pattern, value):
+        shown = "" if secret else f", not {value!r}"
+        raise ImproperlyConfigured(f"{name} must be {expected}{shown}")
+    return value
+
+
 def env_list(name: str, default: list[str]) -> list[str]:
     value = _raw(name)
     if value is None:

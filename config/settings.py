@@ -18,6 +18,7 @@ from config.env import (
     env_hosts,
     env_int,
     env_list,
+    env_match,
     env_str,
     env_url,
     url_without_password,
@@ -265,6 +266,31 @@ SENDER_BATCH_SIZE = env_int("SENDER_BATCH_SIZE", 500, minimum=1, maximum=5000)
 DEFAULT_CHANNEL = env_choice("DEFAULT_CHANNEL", "log", CHANNELS)
 WEBHOOK_URL = env_url("WEBHOOK_URL", schemes=["http", "https"])
 WEBHOOK_TIMEOUT_SECONDS = env_float("WEBHOOK_TIMEOUT_SECONDS", 10, minimum=0.1, maximum=600)
+# The WhatsApp channel (retry_admin/channels/whatsapp.py, docs/channels.md).
+WHATSAPP_PHONE_NUMBER_ID = env_match(
+    "WHATSAPP_PHONE_NUMBER_ID", "", r"\d{1,30}", expected="the numeric id from WhatsApp Manager"
+)
+WHATSAPP_ACCESS_TOKEN = env_match(
+    "WHATSAPP_ACCESS_TOKEN", "", r"[\x21-\x7e]{1,4096}", expected="one word", secret=True
+)
+WHATSAPP_API_BASE_URL = (
+    env_url("WHATSAPP_API_BASE_URL", schemes=["http", "https"]) or "https://graph.facebook.com"
+)
+WHATSAPP_API_VERSION = env_match(
+    "WHATSAPP_API_VERSION", "v23.0", r"v\d+\.\d+", expected="a Graph API version such as v23.0"
+)
+WHATSAPP_LANGUAGE = env_match(
+    "WHATSAPP_LANGUAGE", "en_US", r"[a-z]{2,3}(_[A-Za-z]{2,4})?", expected="a language code (en_US)"
+)
+WHATSAPP_PARAMETER_FORMAT = env_choice(
+    "WHATSAPP_PARAMETER_FORMAT", "named", ["named", "positional"]
+)
+WHATSAPP_TIMEOUT_SECONDS = env_float("WHATSAPP_TIMEOUT_SECONDS", 10, minimum=0.1, maximum=600)
+# A request sent but not answered (read timeout, connection lost) may have
+# been delivered: retry it (transient) or give it up (permanent).
+WHATSAPP_NO_ANSWER_OUTCOME = env_choice(
+    "WHATSAPP_NO_ANSWER_OUTCOME", "transient", ["transient", "permanent"]
+)
 SIMULATED_LATENCY_MS = env_float("SIMULATED_LATENCY_MS", 50, minimum=0, maximum=600_000)
 SIMULATED_TRANSIENT_RATE = env_float("SIMULATED_TRANSIENT_RATE", 0.15, minimum=0, maximum=1)
 SIMULATED_PERMANENT_RATE = env_float("SIMULATED_PERMANENT_RATE", 0.03, minimum=0, maximum=1)

@@ -30,6 +30,10 @@ class OutgoingMessage:
     attempt: int
     batch_id: int | None = None
     context: dict = field(default_factory=dict)
+    # The batch's template, for channels that send a provider-side template
+    # by name with its placeholders as parameters (channels/whatsapp.py).
+    template_name: str = ""
+    template_body: str = ""
 
 
 class Channel:

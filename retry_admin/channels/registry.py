@@ -16,6 +16,10 @@ CHANNELS: dict[str, tuple[str, str]] = {
         "Webhook (HTTP POST to WEBHOOK_URL)",
         "retry_admin.channels.webhook.WebhookChannel",
     ),
+    "whatsapp": (
+        "WhatsApp (Business Cloud API template messages)",
+        "retry_admin.channels.whatsapp.WhatsAppChannel",
+    ),
 }
 
 CHANNEL_CHOICES: list[tuple[str, str]] = [(name, label) for name, (label, _) in CHANNELS.items()]

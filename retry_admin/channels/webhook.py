@@ -1,10 +1,8 @@
-import json
-import threading
-
 import requests
 from django.conf import settings
 
 from retry_admin.channels.base import Channel, OutgoingMessage, PermanentError, TransientError
+from retry_admin.channels.http import ThreadSessions
 
 _TRANSIENT_STATUSES = {408, 429}
 
@@ -22,14 +20,7 @@ class WebhookChannel(Channel):
     def __init__(self, *, url: str | None = None, timeout: float | None = None) -> None:
         self.url = settings.WEBHOOK_URL if url is None else url
         self.timeout = settings.WEBHOOK_TIMEOUT_SECONDS if timeout is None else timeout
-        self._local = threading.local()
-
-    def _session(self) -> requests.Session:
-        # One connection pool per sender thread: requests.Session is not thread-safe.
-        session = getattr(self._local, "session", None)
-        if session is None:
-            session = self._local.session = requests.Session()
-        return session
+        self._sessions = ThreadSessions()
 
     def send(self, message: OutgoingMessage) -> None:
         if not self.url:
@@ -42,15 +33,11 @@ class WebhookChannel(Channel):
             "attempt": message.attempt,
         }
         try:
-            response = self._session().post(
+            response = self._sessions.post_json(
                 self.url,
-                data=json.dumps(payload),
-                headers={
-                    "Content-Type": "application/json",
-                    "Idempotency-Key": str(message.message_id),
-                },
+                payload,
                 timeout=self.timeout,
-                allow_redirects=False,
+                headers={"Idempotency-Key": str(message.message_id)},
             )
         except requests.Timeout:
             raise TransientError(f"Webhook timed out after {self.timeout} s") from None

@@ -1,16 +1,25 @@
-"""Creating batches: validate everything, write everything, then dispatch."""
+"""Creating batches: recipients stream in, are checked and written a chunk
+at a time in one transaction, then dispatched.
+
+Memory does not grow with the batch: rows are read from an iterable (a CSV
+file being parsed, a list from the API), checked one by one, de-duplicated
+against a temporary table of the transaction's connection, and written
+``CHUNK_ROWS`` at a time. A bad line anywhere rolls everything back: the
+batch is written whole or not at all, and every bad line is reported.
+"""
 
 import hashlib
+import itertools
 import json
 import logging
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from retry_admin.channels.registry import CHANNELS
@@ -32,6 +41,8 @@ from retry_admin.services.dispatch import dispatch_on_commit, send_all
 logger = logging.getLogger(__name__)
 
 MAX_RECIPIENT_LENGTH = 320
+# Rows checked, de-duplicated and written at a time.
+CHUNK_ROWS = 5000
 # Exactly Unicode category Cc (what unicodedata.category calls control), in C.
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
@@ -53,6 +64,10 @@ class BatchValidationError(Exception):
         shown = "; ".join(str(e) for e in errors[:5])
         more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
         super().__init__(f"Batch refused: {shown}{more}")
+
+
+class TooManyRecipients(BatchValidationError):
+    """More unique recipients than ``MAX_BATCH_RECIPIENTS`` (the API answers 413)."""
 
 
 class IdempotencyKeyReused(Exception):
@@ -109,57 +124,88 @@ def _blank(value: object) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
-def validate_recipients(
-    rows: Iterable[RecipientRow], *, template_body: str
-) -> tuple[list[RecipientRow], int]:
-    """Check each line; returns (unique rows, duplicates removed) or raises
-    ``BatchValidationError`` listing every bad line."""
-    errors: list[LineError] = []
-    unique: list[RecipientRow] = []
-    seen: set[str] = set()
-    duplicates = 0
-    needed = template_placeholders(template_body) - {"recipient"}
-    missing_per_line: dict[str, list[int]] = {name: [] for name in needed}
-    for row in rows:
+class _Checker:
+    """Checks rows one at a time as they stream in. Keeps only what a report
+    needs: the errors, and the lines missing each placeholder."""
+
+    def __init__(self, template_body: str) -> None:
+        self.errors: list[LineError] = []
+        self.needed = sorted(template_placeholders(template_body) - {"recipient"})
+        self.missing: dict[str, list[int]] = {name: [] for name in self.needed}
+        self.passed = 0  # lines whose recipient and context are fine
+
+    def check(self, row: "RecipientRow | LineError") -> str | None:
+        """The row's recipient, stripped; None for a line that is refused
+        outright (a ``LineError`` in the stream is a line that did not parse)."""
+        if isinstance(row, LineError):
+            self.errors.append(row)
+            return None
         recipient = row.recipient.strip() if isinstance(row.recipient, str) else ""
         problem = _recipient_problem(recipient) or _context_problem(row.context)
         if problem:
-            errors.append(LineError(row.line, problem))
-            continue
-        for name in sorted(needed):
+            self.errors.append(LineError(row.line, problem))
+            return None
+        self.passed += 1
+        for name in self.needed:
             if name not in row.context:
-                missing_per_line[name].append(row.line)
+                self.missing[name].append(row.line)
             elif _blank(row.context[name]):
-                errors.append(LineError(row.line, f"empty value for placeholder {name!r}"))
+                self.errors.append(LineError(row.line, f"empty value for placeholder {name!r}"))
+        return recipient
+
+    def finish(self, *, unique: int) -> list[LineError]:
+        """Every error, by line, once the last row has been checked."""
+        errors = list(self.errors)
+        for name, lines in sorted(self.missing.items()):
+            if not lines:
+                continue
+            if len(lines) >= self.passed:
+                errors.append(
+                    LineError(
+                        0,
+                        f"Unknown placeholder {{{{ {name} }}}}: the recipients have no "
+                        f"{name!r} column",
+                    )
+                )
+            else:
+                errors.extend(
+                    LineError(line, f"no value for placeholder {name!r}") for line in lines
+                )
+        if not unique and not errors:
+            errors.append(LineError(0, "No recipients: add at least one"))
+        errors.sort(key=lambda e: e.line)
+        return errors
+
+
+def _with_too_many(errors: list[LineError], unique: int) -> list[LineError]:
+    too_many = LineError(0, f"Too many recipients: {unique} > {settings.MAX_BATCH_RECIPIENTS}")
+    return sorted([*errors, too_many], key=lambda e: e.line)
+
+
+def validate_recipients(
+    rows: Iterable[RecipientRow], *, template_body: str
+) -> tuple[list[RecipientRow], int]:
+    """Check rows held in memory; returns (unique rows, duplicates removed) or
+    raises ``BatchValidationError`` listing every bad line (what
+    ``batch_create`` checks as it streams)."""
+    checker = _Checker(template_body)
+    unique: list[RecipientRow] = []
+    seen: set[str] = set()
+    duplicates = 0
+    for row in rows:
+        recipient = checker.check(row)
+        if recipient is None:
+            continue
         key = recipient.casefold()
         if key in seen:
             duplicates += 1
             continue
         seen.add(key)
         unique.append(RecipientRow(row.line, recipient, dict(row.context)))
-    # Counted once: ``errors`` grows inside the loop below.
-    valid_lines = len(unique) + duplicates
-    for name, lines in sorted(missing_per_line.items()):
-        if not lines:
-            continue
-        if len(lines) >= valid_lines:
-            errors.insert(
-                0,
-                LineError(
-                    0,
-                    f"Unknown placeholder {{{{ {name} }}}}: the recipients have no {name!r} column",
-                ),
-            )
-        else:
-            errors.extend(LineError(line, f"no value for placeholder {name!r}") for line in lines)
-    if not unique and not errors:
-        errors.append(LineError(0, "No recipients: add at least one"))
+    errors = checker.finish(unique=len(unique))
     if len(unique) > settings.MAX_BATCH_RECIPIENTS:
-        errors.append(
-            LineError(0, f"Too many recipients: {len(unique)} > {settings.MAX_BATCH_RECIPIENTS}")
-        )
+        raise TooManyRecipients(_with_too_many(errors, len(unique)))
     if errors:
-        errors.sort(key=lambda e: e.line)
         raise BatchValidationError(errors)
     return unique, duplicates
 
@@ -168,7 +214,7 @@ def batch_create(
     *,
     name: str,
     template: Template,
-    recipients: Iterable[RecipientRow],
+    recipients: Iterable["RecipientRow | LineError"],
     channel: str | None = None,
     user: AbstractBaseUser | None = None,
     priority: int = 0,
@@ -177,16 +223,19 @@ def batch_create(
     """Create a batch and one pending log per unique recipient in one
     transaction, then dispatch them once it commits.
 
+    ``recipients`` is read once, as it comes (a ``LineError`` in it is a line
+    that could not be parsed: it is reported with the others). Refuses the
+    batch, writing nothing, with ``BatchValidationError`` listing every bad
+    line, or ``TooManyRecipients``.
+
     With an ``idempotency_key`` already used, returns that batch instead, or
     raises ``IdempotencyKeyReused`` if it was created from other input."""
     channel = channel or settings.DEFAULT_CHANNEL
-    recipients = list(recipients)
-    fingerprint = ""
     if idempotency_key:
-        fingerprint = _fingerprint(name, template, channel, priority, recipients)
-        existing = _replayed(idempotency_key, fingerprint)
-        if existing is not None:
-            return existing
+        used = Batch.objects.filter(idempotency_key=idempotency_key).first()
+        if used is not None:
+            fingerprint = _fingerprint(name, template, channel, priority, recipients)
+            return _replay(used, idempotency_key, fingerprint)
     errors = []
     if not name or not name.strip():
         errors.append(LineError(0, "Batch name is required"))
@@ -196,15 +245,24 @@ def batch_create(
         )
     if channel == "webhook" and not settings.WEBHOOK_URL:
         errors.append(LineError(0, "The webhook channel needs WEBHOOK_URL to be set"))
+    if channel == "whatsapp" and not (
+        settings.WHATSAPP_PHONE_NUMBER_ID and settings.WHATSAPP_ACCESS_TOKEN
+    ):
+        errors.append(
+            LineError(
+                0,
+                "The whatsapp channel needs WHATSAPP_PHONE_NUMBER_ID and "
+                "WHATSAPP_ACCESS_TOKEN to be set",
+            )
+        )
     try:
         validate_template_body(template.body)
     except ValidationError as exc:
         errors.append(LineError(0, f"Template {template.name!r}: {exc.messages[0]}"))
     if errors:
         raise BatchValidationError(errors)
-    unique, duplicates = validate_recipients(recipients, template_body=template.body)
-
-    now = timezone.now()
+    digest = _digest(name, template, channel, priority) if idempotency_key else None
+    started = False
     try:
         with transaction.atomic():
             batch = Batch.objects.create(
@@ -212,56 +270,171 @@ def batch_create(
                 template=template,
                 channel=channel,
                 priority=priority,
-                total=len(unique),
+                total=0,
                 idempotency_key=idempotency_key or None,
-                request_fingerprint=fingerprint,
                 created_by=user if user is not None and user.is_authenticated else None,
             )
-            ids = new_message_ids(len(unique))
-            backend = get_backend()
-            # The db queue shares this transaction: enqueue here, and the logs
-            # and their queue rows commit together (no outbox pass needed).
-            # Other transports are reached only after commit (the outbox).
-            inline = backend.transactional
-            insert_rows(
-                MessageLog,
-                ["id", "recipient", "context"],
-                ((pk, row.recipient, row.context) for pk, row in zip(ids, unique, strict=True)),
-                batch_id=batch.pk,
-                created_at=now,
-                updated_at=now,
-                enqueued_at=now if inline else None,
-            )
+            started = True
+            written = _write_logs(batch, recipients, digest)
+            batch.total = written.unique
+            batch.request_fingerprint = digest.hexdigest() if digest is not None else ""
+            batch.save(update_fields=["total", "request_fingerprint"])
             if user is not None:
                 audit_record(
                     user=user,
                     action=AuditEvent.Action.BATCH_CREATE,
                     target=f"batch {batch.pk}",
-                    count=len(unique),
-                    details={"name": batch.name, "channel": channel, "duplicates": duplicates},
+                    count=written.unique,
+                    details={
+                        "name": batch.name,
+                        "channel": channel,
+                        "duplicates": written.duplicates,
+                    },
                 )
-            if not (inline and _enqueue_in_transaction(backend, batch, ids, unique)):
+            if not written.enqueued:
                 dispatch_on_commit(batch_id=batch.pk)
     except IntegrityError:
-        # Two requests with one idempotency key raced; the other one won.
-        existing = _replayed(idempotency_key, fingerprint) if idempotency_key else None
-        if existing is not None:
-            return existing
-        raise
-    return BatchCreateResult(batch, created=True, duplicates_removed=duplicates)
+        # Two requests with one idempotency key raced and the other one won
+        # (refused by the key's unique index, before any row was read).
+        used = Batch.objects.filter(idempotency_key=idempotency_key).first()
+        if started or used is None:
+            raise
+        return _replay(
+            used, idempotency_key, _fingerprint(name, template, channel, priority, recipients)
+        )
+    return BatchCreateResult(batch, created=True, duplicates_removed=written.duplicates)
 
 
-def _fingerprint(
-    name: str, template: Template, channel: str, priority: int, rows: list[RecipientRow]
-) -> str:
-    """One hash of everything a batch is created from (not line numbers or
-    how the template was named), for comparing requests that share a key."""
+@dataclass
+class _Written:
+    unique: int = 0
+    duplicates: int = 0
+    enqueued: bool = False  # every log is on the queue (the db queue, same transaction)
+
+
+def _chunks(rows: Iterable, size: int) -> Iterator[list]:
+    rows = iter(rows)
+    while chunk := list(itertools.islice(rows, size)):
+        yield chunk
+
+
+def _write_logs(batch: Batch, rows: Iterable, digest) -> _Written:
+    """Check, de-duplicate and write the rows a chunk at a time; raises
+    ``BatchValidationError`` (the caller's transaction then writes nothing)
+    once every row has been checked, if any was bad. On the db queue each
+    chunk is enqueued in the same transaction; if the queue refuses, the rest
+    are left in the outbox."""
+    checker = _Checker(batch.template.body)
+    backend = get_backend()
+    written = _Written(enqueued=backend.transactional)
+    maximum = settings.MAX_BATCH_RECIPIENTS
+    now = timezone.now()
+    with _SeenKeys() as seen:
+        for chunk in _chunks(rows, CHUNK_ROWS):
+            fresh: dict[str, tuple[str, Mapping]] = {}  # first of each recipient in the chunk
+            for row in chunk:
+                if digest is not None and not isinstance(row, LineError):
+                    _digest_row(digest, row)
+                recipient = checker.check(row)
+                if recipient is None:
+                    continue
+                key = recipient.casefold()
+                if key in fresh:
+                    written.duplicates += 1
+                else:
+                    fresh[key] = (recipient, row.context)
+            new = seen.add(list(fresh))
+            written.duplicates += len(fresh) - len(new)
+            written.unique += len(new)
+            if checker.errors or written.unique > maximum:
+                continue  # refused already: go on checking, write no more
+            todo = [value for key, value in fresh.items() if key in new]
+            ids = new_message_ids(len(todo))
+            insert_rows(
+                MessageLog,
+                ["id", "recipient", "context"],
+                (
+                    (pk, recipient, dict(context))
+                    for pk, (recipient, context) in zip(ids, todo, strict=True)
+                ),
+                batch_id=batch.pk,
+                created_at=now,
+                updated_at=now,
+                enqueued_at=now if written.enqueued else None,
+            )
+            if written.enqueued:
+                written.enqueued = _enqueue_in_transaction(backend, batch, ids, todo)
+    errors = checker.finish(unique=written.unique)
+    if written.unique > maximum:
+        raise TooManyRecipients(_with_too_many(errors, written.unique))
+    if errors:
+        raise BatchValidationError(errors)
+    return written
+
+
+class _SeenKeys:
+    """The recipients (case-folded) already in the batch being written, in a
+    temporary table of this connection: constant memory in the process
+    however large the batch. ``add`` returns which of the keys were new."""
+
+    TABLE = "retry_admin_batch_keys"
+
+    def __enter__(self) -> "_SeenKeys":
+        self.sqlite = connection.vendor == "sqlite"
+        self.cursor = connection.cursor()
+        if self.sqlite:
+            self.name = f"temp.{self.TABLE}"
+            create = f"CREATE TEMP TABLE {self.TABLE} (key TEXT PRIMARY KEY) WITHOUT ROWID"
+            rows = "SELECT value FROM json_each(%s) WHERE true"  # WHERE: see SQLite's upsert
+        else:
+            self.name = f"pg_temp.{self.TABLE}"
+            create = f"CREATE TEMP TABLE {self.TABLE} (key text PRIMARY KEY) ON COMMIT DROP"
+            rows = "SELECT unnest(%s::text[])"
+        self.cursor.execute(f"DROP TABLE IF EXISTS {self.name}")
+        self.cursor.execute(create)
+        self.sql = f"INSERT INTO {self.name} (key) {rows} ON CONFLICT DO NOTHING RETURNING key"
+        return self
+
+    def add(self, keys: list[str]) -> set[str]:
+        if not keys:
+            return set()
+        self.cursor.execute(self.sql, [json.dumps(keys) if self.sqlite else keys])
+        return {key for (key,) in self.cursor.fetchall()}
+
+    def __exit__(self, *exc) -> None:
+        try:
+            if exc[0] is None:  # after an error the transaction rolls it back
+                self.cursor.execute(f"DROP TABLE {self.name}")
+        finally:
+            self.cursor.close()
+
+
+def _digest(name: str, template: Template, channel: str, priority: int):
     digest = hashlib.sha256()
     head = [(name or "").strip(), template.pk, channel, priority]
     digest.update(json.dumps(head, ensure_ascii=False).encode())
+    return digest
+
+
+def _digest_row(digest, row: RecipientRow) -> None:
+    item = [row.recipient, row.context]
+    digest.update(json.dumps(item, sort_keys=True, ensure_ascii=False, default=str).encode())
+
+
+def _fingerprint(
+    name: str,
+    template: Template,
+    channel: str,
+    priority: int,
+    rows: Iterable["RecipientRow | LineError"],
+) -> str:
+    """One hash of everything a batch is created from (not line numbers or
+    how the template was named), for comparing requests that share a key.
+    Lines that did not parse are not part of it."""
+    digest = _digest(name, template, channel, priority)
     for row in rows:
-        item = [row.recipient, row.context]
-        digest.update(json.dumps(item, sort_keys=True, ensure_ascii=False, default=str).encode())
+        if not isinstance(row, LineError):
+            _digest_row(digest, row)
     return digest.hexdigest()
 
 
@@ -271,7 +444,7 @@ def batch_recent_twin(
     name: str,
     template: Template,
     channel: str,
-    recipients: list[RecipientRow],
+    recipients: Iterable["RecipientRow | LineError"],
     within_seconds: int,
     priority: int = 0,
 ) -> Batch | None:
@@ -289,10 +462,7 @@ def batch_recent_twin(
     )
 
 
-def _replayed(key: str, fingerprint: str) -> BatchCreateResult | None:
-    existing = Batch.objects.filter(idempotency_key=key).first()
-    if existing is None:
-        return None
+def _replay(existing: Batch, key: str, fingerprint: str) -> BatchCreateResult:
     # Batches from before fingerprints were kept have none: they replay as before.
     if existing.request_fingerprint and existing.request_fingerprint != fingerprint:
         raise IdempotencyKeyReused(existing, key)
@@ -300,20 +470,21 @@ def _replayed(key: str, fingerprint: str) -> BatchCreateResult | None:
 
 
 def _enqueue_in_transaction(
-    backend: QueueBackend, batch: Batch, ids: list, rows: list[RecipientRow]
+    backend: QueueBackend, batch: Batch, ids: list, rows: list[tuple[str, Mapping]]
 ) -> bool:
-    """Enqueue a new batch inside its own transaction; False (and the logs back
-    in the outbox) if the queue refused, so nothing is lost either way."""
+    """Enqueue a chunk of a new batch inside its transaction; False (and the
+    chunk's logs back in the outbox) if the queue refused, so nothing is lost
+    either way."""
     bodies = [
-        Envelope(pk, batch.pk, row.recipient, batch.template_id, 1).encode()
-        for pk, row in zip(ids, rows, strict=True)
+        Envelope(pk, batch.pk, recipient, batch.template_id, 1).encode()
+        for pk, (recipient, _) in zip(ids, rows, strict=True)
     ]
     try:
         with transaction.atomic():
             results = send_all(backend, bodies, priority=batch.priority)
     except QueueError as exc:
         logger.warning("Queue unavailable while creating batch %s: %s", batch.pk, exc)
-        MessageLog.objects.filter(batch_id=batch.pk).update(enqueued_at=None)
+        MessageLog.objects.filter(id__in=ids).update(enqueued_at=None)
         return False
     refused = [pk for pk, result in zip(ids, results, strict=True) if not result.ok]
     if refused:

@@ -77,6 +77,8 @@ def prepare(delivery: Delivery) -> None:
         attempt=log.attempt_count + 1,
         batch_id=batch.pk,
         context=log.context or {},
+        template_name=batch.template.name,
+        template_body=batch.template.body,
     )
 
 

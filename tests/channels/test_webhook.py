@@ -1,9 +1,8 @@
 import json
 import socket
-import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 
@@ -11,6 +10,7 @@ from retry_admin.channels import OutgoingMessage, PermanentError, TransientError
 from retry_admin.channels.webhook import WebhookChannel
 from retry_admin.models import MessageLog, Status, new_message_id
 from retry_admin.services.sender import sender_drain
+from tests.channels.local_http import serving
 
 
 @dataclass
@@ -33,7 +33,7 @@ class Hook:
 
 class _Handler(BaseHTTPRequestHandler):
     def do_POST(self):
-        hook: Hook = self.server.hook
+        hook: Hook = self.server.state
         length = int(self.headers.get("Content-Length") or 0)
         hook.requests.append(Received(self.path, dict(self.headers), self.rfile.read(length)))
         if hook.delay:
@@ -52,23 +52,12 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request, client_address):
-        pass  # a client that gave up (the timeout test) is not an error here
-
-
 @pytest.fixture
 def hook():
-    server = _Server(("127.0.0.1", 0), _Handler)
-    server.hook = Hook(url=f"http://127.0.0.1:{server.server_address[1]}/hook")
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    yield server.hook
-    server.shutdown()
-    server.server_close()
-    thread.join(5)
+    hook = Hook(url="")
+    with serving(_Handler, hook) as base_url:
+        hook.url = f"{base_url}/hook"
+        yield hook
 
 
 @pytest.fixture
