@@ -9,6 +9,7 @@ import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
@@ -35,16 +36,54 @@ from retry_admin.services.transitions import (
 logger = logging.getLogger(__name__)
 
 PAGE = 500
+NOT_OURS = "Not a Retry Admin envelope"
+NOT_IN_DLQ = "not in the dead-letter queue"
+
+
+class Outcome(StrEnum):
+    """What a replay did with one DLQ entry."""
+
+    REPLAYED = "replayed"  # our envelope, back on the main queue, its log pending
+    MOVED_AS_IS = "moved_as_is"  # a foreign body, back on the main queue unchanged
+    LEFT = "left"  # still in the DLQ (the reason says why)
+
+    @property
+    def label(self) -> str:
+        return "moved as-is" if self is Outcome.MOVED_AS_IS else self.value
 
 
 @dataclass
 class ReplayResult:
-    replayed: int = 0
+    replayed_ids: list[str] = field(default_factory=list)
+    moved_as_is: list[str] = field(default_factory=list)  # foreign bodies moved unchanged
     unreadable: dict[str, str] = field(default_factory=dict)  # DLQ id -> why it stayed
     failed: dict[str, str] = field(default_factory=dict)  # DLQ id -> move error
 
+    @property
+    def replayed(self) -> int:
+        return len(self.replayed_ids)
+
+    @property
+    def left(self) -> dict[str, str]:
+        """The entries still in the DLQ, with why."""
+        return {**self.unreadable, **self.failed}
+
+    @property
+    def success(self) -> bool:
+        """Nothing asked for was left behind."""
+        return not self.unreadable and not self.failed
+
+    def outcomes(self) -> list[tuple[str, Outcome, str]]:
+        """(DLQ id, what happened, why) for every entry, in that order."""
+        return (
+            [(i, Outcome.REPLAYED, "") for i in self.replayed_ids]
+            + [(i, Outcome.MOVED_AS_IS, "") for i in self.moved_as_is]
+            + [(i, Outcome.LEFT, why) for i, why in self.left.items()]
+        )
+
     def add(self, other: "ReplayResult") -> None:
-        self.replayed += other.replayed
+        self.replayed_ids += other.replayed_ids
+        self.moved_as_is += other.moved_as_is
         self.unreadable.update(other.unreadable)
         self.failed.update(other.failed)
 
@@ -56,7 +95,7 @@ def _readable(entries: Sequence[DeadLetter], result: ReplayResult) -> dict[str, 
         try:
             parsed[entry.id] = decode(entry.body).message_id
         except InvalidEnvelope as exc:
-            result.unreadable[entry.id] = f"Not a Retry Admin envelope: {exc}"
+            result.unreadable[entry.id] = f"{NOT_OURS}: {exc}"
     known = set(MessageLog.objects.filter(id__in=parsed.values()).values_list("id", flat=True))
     for dlq_id, message_id in list(parsed.items()):
         if message_id not in known:
@@ -65,11 +104,28 @@ def _readable(entries: Sequence[DeadLetter], result: ReplayResult) -> dict[str, 
     return parsed
 
 
+def _move_as_is(backend: QueueBackend, result: ReplayResult) -> None:
+    """Put the unreadable entries back on the main queue unchanged, as the SQS
+    redrive does: for a consumer other than our sender (which dead-letters
+    a body it cannot read again). No message log changes."""
+    if not result.unreadable:
+        return
+    moved = backend.dlq_move(list(result.unreadable))
+    for dlq_id in moved.moved:
+        result.unreadable.pop(dlq_id, None)
+    for dlq_id, error in moved.failed.items():
+        result.unreadable.pop(dlq_id, None)
+        result.failed[dlq_id] = error
+    result.moved_as_is += moved.moved
+
+
 def _replay_entries(
-    backend: QueueBackend, entries: Sequence[DeadLetter], actor: str = ""
+    backend: QueueBackend, entries: Sequence[DeadLetter], actor: str = "", *, as_is: bool = False
 ) -> ReplayResult:
     result = ReplayResult()
     parsed = _readable(entries, result)
+    if as_is:
+        _move_as_is(backend, result)
     if not parsed:
         return result
     if backend.transactional:
@@ -92,35 +148,50 @@ def _replay_entries(
         kind=MessageEvent.Kind.DLQ_REPLAY,
         actor=actor,
     )
-    result.replayed = len(moved.moved)
+    result.replayed_ids += moved.moved
     result.failed.update(moved.failed)
     return result
 
 
 def dlq_replay(
-    *, ids: Sequence[str] | None, user: AbstractBaseUser | None, limit: int | None = None
+    *,
+    ids: Sequence[str] | None,
+    user: AbstractBaseUser | None,
+    limit: int | None = None,
+    as_is: bool = False,
+    actor: str = "",
 ) -> ReplayResult:
-    """Replay the DLQ entries ``ids``, or all of them (up to ``limit``)."""
+    """Replay the DLQ entries ``ids``, or all of them (up to ``limit``).
+
+    Our envelopes go back with their logs marked pending; a body that is not
+    ours (or points at no log) stays and is reported, or with ``as_is`` goes
+    back on the main queue unchanged. An id not in the DLQ is reported as
+    left. ``actor`` names who replays when there is no user (the automatic
+    reprocessing)."""
     backend = get_backend()
+    who = actor_name(user) if user is not None else actor
     result = ReplayResult()
     if ids is not None:
         for start in range(0, len(ids), PAGE):
-            entries = backend.dlq_peek(ids=ids[start : start + PAGE], limit=PAGE)
-            result.add(_replay_entries(backend, entries, actor_name(user)))
+            part = ids[start : start + PAGE]
+            entries = backend.dlq_peek(ids=part, limit=len(part))
+            result.add(_replay_entries(backend, entries, who, as_is=as_is))
+            found = {e.id for e in entries}
+            result.failed.update({i: NOT_IN_DLQ for i in part if i not in found})
     else:
-        while limit is None or result.replayed < limit:
-            size = PAGE if limit is None else min(PAGE, limit - result.replayed)
-            entries = [
-                e
-                for e in backend.dlq_peek(limit=size + len(result.unreadable) + len(result.failed))
-                if e.id not in result.unreadable and e.id not in result.failed
-            ][:size]
+        # Bounded by what the DLQ held at the start: a foreign body moved back
+        # may be dead-lettered again while this runs, and must not be chased.
+        goal = backend.dlq_depth() if limit is None else limit
+        done: set[str] = set()
+        while len(done) < goal:
+            size = min(PAGE, goal - len(done))
+            entries = [e for e in backend.dlq_peek(limit=size + len(done)) if e.id not in done]
+            entries = entries[:size]
             if not entries:
                 break
-            page = _replay_entries(backend, entries, actor_name(user))
+            page = _replay_entries(backend, entries, who, as_is=as_is)
             result.add(page)
-            if page.replayed == 0:
-                break
+            done.update(e.id for e in entries)
     _audit_replay(user, result, "all" if ids is None else f"{len(ids)} entries")
     return result
 
@@ -154,6 +225,7 @@ def _audit_replay(user: AbstractBaseUser | None, result: ReplayResult, target: s
         count=result.replayed,
         details={
             "replayed": result.replayed,
+            "moved_as_is": len(result.moved_as_is),
             "unreadable": len(result.unreadable),
             "failed": len(result.failed),
         },

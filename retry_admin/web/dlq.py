@@ -56,6 +56,8 @@ def _preview(scope: str, ids: list[str], *, purge: bool) -> dict:
         "sample": sample[:10],
         "purge_word": PURGE_WORD,
         "purge": purge,
+        # Offer "move back as-is" when foreign bodies may be among them.
+        "foreign": scope == "all" or any(entry.message is None for entry in sample),
     }
 
 
@@ -79,33 +81,49 @@ def _wrong_word(typed: str) -> str:
     return f"“{typed}” is not {PURGE_WORD}. Type {PURGE_WORD} to confirm. Nothing was deleted."
 
 
-def _replay_note(result: ReplayResult) -> tuple[str, str]:
+OUTCOMES_SHOWN = 50
+
+
+def _replay_note(result: ReplayResult) -> dict:
+    """The flash after a replay: a sentence, and what happened to each entry."""
     text = (
         f"Replayed {result.replayed:,} message{'s' if result.replayed != 1 else ''} to the queue."
     )
-    stayed = {**result.unreadable, **result.failed}
+    if result.moved_as_is:
+        moved = len(result.moved_as_is)
+        text += f" Moved {moved:,} foreign bod{'y' if moved == 1 else 'ies'} back as-is."
+    stayed = result.left
     if stayed:
-        reasons = "; ".join(f"#{dlq_id}: {why}" for dlq_id, why in list(stayed.items())[:5])
-        text += f" {len(stayed):,} stayed in the DLQ ({reasons})."
-    return ("success" if result.replayed and not stayed else "warning"), text
+        text += f" {len(stayed):,} stayed in the DLQ."
+    outcomes = result.outcomes()
+    return {
+        "level": "success" if (result.replayed or result.moved_as_is) and not stayed else "warning",
+        "text": text,
+        "outcomes": [(i, o.label, why) for i, o, why in outcomes[:OUTCOMES_SHOWN]],
+        "more": max(0, len(outcomes) - OUTCOMES_SHOWN),
+        "foreign_left": bool(result.unreadable),
+    }
 
 
 @console_action()
 def dlq_replay_view(request):
     scope, ids = _scope(request)
+    as_is = request.POST.get("as_is") == "1"
     if scope == "all":
         frozen = request.POST.get("count", "")
         limit = int(frozen) if frozen.isdigit() else None
-        result = dlq_replay(ids=None, user=request.user, limit=limit) if limit != 0 else None
+        result = (
+            dlq_replay(ids=None, user=request.user, limit=limit, as_is=as_is)
+            if limit != 0
+            else None
+        )
     else:
-        result = dlq_replay(ids=ids, user=request.user) if ids else None
+        result = dlq_replay(ids=ids, user=request.user, as_is=as_is) if ids else None
     if result is None:
-        level, text = "info", "Nothing to replay."
+        flash = {"level": "info", "text": "Nothing to replay."}
     else:
-        level, text = _replay_note(result)
-    response = page(
-        request, "retry_admin/_dlq_panel.html", {"flash": {"level": level, "text": text}}
-    )
+        flash = _replay_note(result)
+    response = page(request, "retry_admin/_dlq_panel.html", {"flash": flash})
     response["HX-Trigger"] = "dlq-changed"
     return response
 

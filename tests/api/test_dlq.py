@@ -88,6 +88,48 @@ def test_it_replays_the_whole_dlq(as_super, make_dead_lettered):
     assert _statuses(batch) == {Status.PENDING}
 
 
+def _with_a_foreign_body(make_dead_lettered) -> str:
+    """Two of our messages and a foreign JSON body in the DLQ; its entry id."""
+    make_dead_lettered(2)
+    backend = get_backend()
+    backend.send(['{"event": "order.created"}'])
+    QueueMessage.objects.filter(body__startswith='{"event"').update(dead=True)
+    return next(e.id for e in backend.dlq_peek() if e.body.startswith('{"event"'))
+
+
+def test_a_replay_that_leaves_a_foreign_body_behind_is_not_a_success(as_super, make_dead_lettered):
+    foreign = _with_a_foreign_body(make_dead_lettered)
+
+    body = as_super.post(REPLAY, {"all": True}, format="json").json()
+
+    assert body["success"] is False
+    assert (body["replayed"], body["moved_as_is"], body["left"]) == (2, 0, 1)
+    assert "1 entry left" in body["message"]
+    left = [r for r in body["results"] if r["outcome"] == "left"]
+    assert left == [{"id": foreign, "outcome": "left", "reason": body["unreadable"][foreign]}]
+    assert left[0]["reason"].startswith("Not a Retry Admin envelope")
+    assert [r["outcome"] for r in body["results"]].count("replayed") == 2
+    assert dlq_ids() == [foreign]
+
+
+def test_as_is_moves_a_foreign_body_back_unchanged(as_super, make_dead_lettered):
+    foreign = _with_a_foreign_body(make_dead_lettered)
+
+    body = as_super.post(REPLAY, {"ids": [foreign], "as_is": True}, format="json").json()
+
+    assert body["success"] is True
+    assert (body["replayed"], body["moved_as_is"], body["left"]) == (0, 1, 0)
+    assert body["results"] == [{"id": foreign, "outcome": "moved_as_is", "reason": ""}]
+    assert dlq_ids() != [] and foreign not in dlq_ids()
+    back = QueueMessage.objects.get(dead=False)
+    assert back.body == '{"event": "order.created"}'
+    assert _statuses_all() == {Status.DEAD_LETTERED}  # our two were not asked for
+
+
+def _statuses_all() -> set[str]:
+    return set(MessageLog.objects.values_list("status", flat=True))
+
+
 @pytest.mark.parametrize(
     ("payload", "fragment"),
     [
@@ -96,6 +138,7 @@ def test_it_replays_the_whole_dlq(as_super, make_dead_lettered):
         ({"ids": ["1"], "all": True}, "either"),
         ({"ids": []}, "ids"),
         ({"ids": "1"}, "ids"),
+        ({"all": True, "as_is": "sometimes"}, "as_is"),
     ],
 )
 def test_it_refuses_a_bad_replay_request(as_super, make_dead_lettered, payload, fragment):

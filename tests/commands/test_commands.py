@@ -195,27 +195,50 @@ def dead_lettered(make_batch):
     return garbage.id
 
 
-def test_replay_dlq_replays_and_reports_unreadable_entries(dead_lettered):
-    out, err = run("replay_dlq")
-    assert "replayed=2" in out
-    assert f"left in the DLQ: {dead_lettered}: Not a Retry Admin envelope" in err
+def test_replay_dlq_reports_each_entry_and_fails_when_one_is_left_behind(dead_lettered):
+    out, err = StringIO(), StringIO()
+    with pytest.raises(CommandError, match="1 entry left in the DLQ"):
+        call_command("replay_dlq", stdout=out, stderr=err)
+    assert "replayed=2 moved_as_is=0 left=1" in out.getvalue()
+    assert out.getvalue().count(": replayed") == 2
+    assert f"{dead_lettered}: left: Not a Retry Admin envelope" in err.getvalue()
+    assert "--as-is" in err.getvalue()  # says how to move it
     backend = get_backend()
     assert backend.dlq_depth() == 1
     assert backend.depth().visible == 2
     assert MessageLog.objects.filter(status=Status.PENDING).count() == 2
 
 
+def test_replay_dlq_as_is_moves_a_foreign_body_back_unchanged(dead_lettered):
+    out, err = run("replay_dlq", "--as-is")
+    assert "replayed=2 moved_as_is=1 left=0" in out
+    assert f"{dead_lettered}: moved as-is" in out
+    assert err == ""
+    backend = get_backend()
+    assert backend.dlq_depth() == 0
+    bodies = [m.body for m in backend.receive(10, visibility_timeout=30)]
+    assert len(bodies) == 3
+    assert "garbage that is not an envelope" in bodies  # unchanged
+    assert MessageLog.objects.filter(status=Status.PENDING).count() == 2
+
+
+def test_replay_dlq_of_an_id_not_in_the_dlq_fails(dead_lettered):
+    with pytest.raises(CommandError, match="1 entry left"):
+        run("replay_dlq", "--id", "no-such-entry")
+
+
 def test_replay_dlq_of_one_id(dead_lettered):
     backend = get_backend()
     wanted = next(d.id for d in backend.dlq_peek() if d.id != dead_lettered)
     out, err = run("replay_dlq", "--id", wanted)
-    assert "replayed=1" in out
+    assert "replayed=1 moved_as_is=0 left=0" in out
     assert err == ""
     assert backend.dlq_depth() == 2
 
 
 def test_replayed_messages_are_then_delivered(dead_lettered, keep_signal_handlers):
-    run("replay_dlq")
+    with pytest.raises(CommandError):
+        run("replay_dlq")  # the foreign body is left behind
     out, _ = run("run_sender", "--until-empty")
     assert "sent=2" in out
     assert MessageLog.objects.filter(status=Status.SENT).count() == 2

@@ -120,7 +120,7 @@ def test_it_audits_a_replay(make_dead_lettered, super_admin):
 
     event = AuditEvent.objects.get(action=AuditEvent.Action.DLQ_REPLAY)
     assert (event.actor, event.target, event.count) == (super_admin, "all", 2)
-    assert event.details == {"replayed": 2, "unreadable": 1, "failed": 0}
+    assert event.details == {"replayed": 2, "moved_as_is": 0, "unreadable": 1, "failed": 0}
 
 
 # Purge

@@ -140,3 +140,49 @@ def test_a_wrong_word_keeps_the_purge_form_and_says_what_to_type(super_client, m
     assert "“purge” is not PURGE: type PURGE in capitals to confirm. Nothing was deleted." in wrong
     assert 'data-testid="purge-confirm"' in wrong  # the form is still there to try again
     assert get_backend().dlq_depth() == 2
+
+
+# Foreign bodies
+
+
+def _foreign_in_the_dlq(make_dead_lettered) -> str:
+    make_dead_lettered(1)
+    backend = get_backend()
+    backend.send(['{"event": "order.created"}'])
+    sender_drain(until_empty=True)  # the sender dead-letters what it cannot read
+    return next(e.id for e in backend.dlq_peek() if e.body.startswith('{"event"'))
+
+
+def test_a_replay_reports_each_entry_and_a_foreign_body_left_behind(
+    super_client, make_dead_lettered
+):
+    foreign = _foreign_in_the_dlq(make_dead_lettered)
+
+    preview = super_client.post("/dlq/preview/", {"scope": "all"}).content.decode()
+    html = super_client.post("/dlq/replay/", {"scope": "all", "count": "2"}).content.decode()
+
+    assert 'name="as_is"' in preview  # offered: there may be foreign bodies
+    assert "Replayed 1 message to the queue. 1 stayed in the DLQ." in html
+    assert "flash-warning" in html
+    assert re.search(rf"{foreign}</td><td>left</td><td[^>]*>Not a Retry Admin envelope", html)
+    assert "<td>replayed</td>" in html
+    assert _dlq_ids() == [foreign]
+
+
+def test_move_back_as_is_from_the_preview(super_client, make_dead_lettered):
+    foreign = _foreign_in_the_dlq(make_dead_lettered)
+
+    preview = super_client.post("/dlq/preview/", {"ids": [foreign]}).content.decode()
+    html = super_client.post("/dlq/replay/", {"ids": [foreign], "as_is": "1"}).content.decode()
+
+    assert 'for="dlq-as-is"' in preview  # a labelled checkbox
+    assert "Moved 1 foreign body back as-is." in html
+    assert f"{foreign}</td><td>moved as-is</td>" in html
+    assert foreign not in _dlq_ids()
+    assert MessageLog.objects.get().status == Status.DEAD_LETTERED  # ours was not asked for
+
+
+def test_a_preview_of_our_envelopes_only_does_not_offer_as_is(super_client, make_dead_lettered):
+    make_dead_lettered(1)
+    preview = super_client.post("/dlq/preview/", {"ids": _dlq_ids()}).content.decode()
+    assert 'name="as_is"' not in preview

@@ -132,7 +132,10 @@ class DLQReplayView(ApiView):
         description=(
             "Each entry goes back on the main queue and only then leaves the DLQ. An "
             "entry whose body is not a Retry Admin envelope (or points at no message) "
-            "stays, listed in `unreadable`. An unknown id refuses the whole request."
+            "stays, listed in `unreadable`, unless `as_is` is true: then it goes back on "
+            "the main queue unchanged, as the SQS redrive does. `results` says what "
+            "happened to each entry; `success` is false when any entry was left in the "
+            "DLQ. An unknown id refuses the whole request."
         ),
         request=PolymorphicProxySerializer(
             component_name="DLQReplayRequest",
@@ -143,18 +146,32 @@ class DLQReplayView(ApiView):
         examples=[
             OpenApiExample("Some", request_only=True, value={"ids": ["12", "13"]}),
             OpenApiExample("All", request_only=True, value={"all": True}),
+            OpenApiExample(
+                "All, foreign bodies too", request_only=True, value={"all": True, "as_is": True}
+            ),
         ],
     )
     def post(self, request):
         data = parsed(DLQReplaySerializer, request.data)
         _refuse_unknown(data.get("ids"))
-        result = dlq_replay(ids=data.get("ids"), user=request.user)
+        result = dlq_replay(ids=data.get("ids"), user=request.user, as_is=data["as_is"])
+        message = f"Replayed {_entries(result.replayed)}"
+        if result.moved_as_is:
+            message += f", moved {_entries(len(result.moved_as_is))} back as they were"
+        if result.left:
+            message += f"; {_entries(len(result.left))} left in the dead-letter queue"
         return Response(
             {
-                "success": True,
-                "message": f"Replayed {_entries(result.replayed)}",
+                "success": result.success,
+                "message": message,
                 "replayed": result.replayed,
+                "moved_as_is": len(result.moved_as_is),
+                "left": len(result.left),
                 "unreadable": result.unreadable,
                 "failed": result.failed,
+                "results": [
+                    {"id": i, "outcome": outcome.value, "reason": reason}
+                    for i, outcome, reason in result.outcomes()
+                ],
             }
         )
