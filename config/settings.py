@@ -344,20 +344,47 @@ SPECTACULAR_SETTINGS = {
     "SERVE_PERMISSIONS": ["retry_admin.api.permissions.CanReadDocs"],
     "PREPROCESSING_HOOKS": ["retry_admin.api.urls.schema_endpoints"],
 }
+# The bearer token a Prometheus scraper sends for /metrics; unset, only
+# signed-in console users may read it (docs/metrics.md).
+METRICS_TOKEN = env_match(
+    "METRICS_TOKEN",
+    "",
+    r"[\x21-\x7e]{16,4096}",
+    expected="at least 16 characters without spaces",
+    secret=True,
+)
 # /api/schema/ and /api/docs/ without signing in (they list every endpoint).
 API_DOCS_PUBLIC = env_bool("API_DOCS_PUBLIC", False)
 
 LOG_LEVEL = env_choice("LOG_LEVEL", "INFO", ["DEBUG", "INFO", "WARNING", "ERROR"])
+# One line per event with its fields (retry_admin/logevents.py): logfmt
+# key=value pairs (text) or one JSON object (json); tracebacks stay on the line.
+LOG_FORMAT = env_choice("LOG_FORMAT", "text", ["text", "json"])
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        "text": {
+            "()": "logfmter.Logfmter",
+            "keys": ["time", "level", "logger"],
+            "mapping": {"time": "asctime", "level": "levelname", "logger": "name"},
+            "datefmt": "%Y-%m-%dT%H:%M:%S%z",
+        },
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "{levelname}{name}{message}",
+            "style": "{",
+            "rename_fields": {"levelname": "level", "name": "logger"},
+            "timestamp": "time",
+        },
+    },
     "handlers": {
         # stderr; unhandled request errors go here with their traceback and
         # request id (logger retry_admin.errors).
         "console": {
             "class": "logging.StreamHandler",
-            "formatter": "plain",
+            "formatter": LOG_FORMAT,
             "stream": "ext://sys.stderr",
         },
         "deliveries": {

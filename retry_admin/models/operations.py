@@ -1,8 +1,11 @@
 """Retry runs, the audit log, heartbeats, job locks, hourly counts and the
 Table Storage mirror's watermark."""
 
+from datetime import UTC, datetime
+
 from django.conf import settings
-from django.db import connections, models, router
+from django.db import connections, models, router, transaction
+from django.db.models import Sum
 from django.utils import timezone
 
 
@@ -89,13 +92,17 @@ class ProcessLock(models.Model):
 
 class HourlyCount(models.Model):
     """Outcomes per hour, kept by the sender (one upsert per chunk) so the
-    24-hour chart never scans the attempts table."""
+    24-hour chart never scans the attempts table. Retention folds expired
+    hours into one row at ``CARRY_HOUR`` (``fold_before``), so the sums over
+    all rows only ever grow: /metrics serves them as counters."""
+
+    CARRY_HOUR = datetime(1970, 1, 1, tzinfo=UTC)
 
     hour = models.DateTimeField(primary_key=True)
-    sent = models.PositiveIntegerField(default=0)
-    failed = models.PositiveIntegerField(default=0)
-    permanently_failed = models.PositiveIntegerField(default=0)
-    dead_lettered = models.PositiveIntegerField(default=0)
+    sent = models.PositiveBigIntegerField(default=0)
+    failed = models.PositiveBigIntegerField(default=0)
+    permanently_failed = models.PositiveBigIntegerField(default=0)
+    dead_lettered = models.PositiveBigIntegerField(default=0)
 
     def __str__(self) -> str:
         return f"{self.hour:%Y-%m-%d %H}:00 sent={self.sent} failed={self.failed}"
@@ -124,6 +131,23 @@ class HourlyCount(models.Model):
         params += [increments.get(name, 0) for name in COUNTED_ORDER]
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
+
+    @classmethod
+    def fold_before(cls, cutoff: datetime) -> int:
+        """Add the hours before ``cutoff`` into the carry row and delete them;
+        returns how many hours were folded. Only the current hour is ever
+        written to, so nothing races with this."""
+        with transaction.atomic():
+            old = cls.objects.filter(hour__lt=cutoff, hour__gt=cls.CARRY_HOUR)
+            totals = old.aggregate(**{name: Sum(name) for name in COUNTED_ORDER})
+            hours = old.count()
+            if hours:
+                carry, _ = cls.objects.select_for_update().get_or_create(hour=cls.CARRY_HOUR)
+                for name in COUNTED_ORDER:
+                    setattr(carry, name, getattr(carry, name) + (totals[name] or 0))
+                carry.save()
+                old.delete()
+        return hours
 
 
 COUNTED_ORDER = ("sent", "failed", "permanently_failed", "dead_lettered")

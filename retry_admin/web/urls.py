@@ -3,7 +3,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from retry_admin.web import batches, dlq, failures, health, messages, overview
+from retry_admin.web import batches, dlq, failures, health, messages, metrics, overview
 
 urlpatterns = [
     path(
@@ -15,6 +15,7 @@ urlpatterns = [
     ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", overview.overview, name="overview"),
+    path("metrics", metrics.metrics, name="metrics"),  # Prometheus (docs/metrics.md)
     path("retry-cycle/", overview.retry_cycle_trigger, name="retry_cycle_trigger"),
     path("messages/", messages.message_list, name="messages"),
     path("messages/retry/", messages.message_retry_selected, name="message_retry_selected"),

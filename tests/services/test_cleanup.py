@@ -63,12 +63,15 @@ def test_it_never_deletes_work_still_owed(delivered):
     assert MessageLog.objects.count() == 7
 
 
-def test_it_deletes_old_hourly_counts(db, settings):
+def test_it_folds_old_hourly_counts_into_the_carry_row(db, settings):
     settings.RETENTION_DAYS = 30
     hour = timezone.now().replace(minute=0, second=0, microsecond=0)
     HourlyCount.objects.create(hour=hour - timedelta(days=31), sent=5)
+    HourlyCount.objects.create(hour=hour - timedelta(days=32), sent=2, failed=1)
     HourlyCount.objects.create(hour=hour, sent=3)
 
     cleanup_run()
 
-    assert list(HourlyCount.objects.values_list("sent", flat=True)) == [3]
+    # The old hours are gone; their totals live on (the /metrics counters).
+    rows = {row.hour: (row.sent, row.failed) for row in HourlyCount.objects.all()}
+    assert rows == {HourlyCount.CARRY_HOUR: (7, 1), hour: (3, 0)}
