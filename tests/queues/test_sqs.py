@@ -2,6 +2,7 @@
 resolution, and AWS errors turned into messages that say what to fix."""
 
 import json
+import threading
 import time
 from datetime import timedelta
 
@@ -65,7 +66,6 @@ def test_a_message_moved_by_redrive_is_reconciled_and_can_be_replayed(sqs, setti
     assert "redrive" in entry.reason
     assert entry.receive_count == 2  # what the policy allowed, however often it is peeked
     assert log.receive_count == 2  # the log agrees with its DLQ entry
-    assert log.receive_count == 2  # the log agrees with its DLQ entry
 
     assert dlq_replay(ids=None, user=None).replayed == 1
     assert sender_drain(until_empty=True).sent == 1
@@ -113,6 +113,53 @@ def test_a_batch_over_256_kib_in_total_is_split(sqs):
     big = "x" * (100 * 1024)
     assert all(r.ok for r in sqs.send([big] * 5))  # 500 KiB: three SendMessageBatch calls
     assert len(sqs.receive(10, visibility_timeout=30)) == 5
+
+
+def test_one_send_keeps_several_send_message_batch_calls_in_flight(sqs, monkeypatch):
+    real = type(sqs)._send_entries
+    lock, in_flight, most, calls = threading.Lock(), [0], [0], []
+
+    def counting(self, url, entries, delay):
+        with lock:
+            in_flight[0] += 1
+            most[0] = max(most[0], in_flight[0])
+            calls.append(len(entries))
+        try:
+            time.sleep(0.05)  # as long as a round trip to real SQS
+            return real(self, url, entries, delay)
+        finally:
+            with lock:
+                in_flight[0] -= 1
+
+    monkeypatch.setattr(type(sqs), "_send_entries", counting)
+    bodies = [f"message {i}" for i in range(sqs.max_send_batch)]
+    assert all(r.ok for r in sqs.send(bodies))
+
+    assert max(calls) == 10 and sum(calls) == len(bodies)  # SQS's 10 per call
+    assert most[0] > 1
+    assert int(main_queue_attributes(sqs)["ApproximateNumberOfMessages"]) == len(bodies)
+
+
+def test_a_failed_call_among_concurrent_ones_fails_only_its_entries(sqs, monkeypatch):
+    real = type(sqs)._send_entries
+
+    def third_fails(self, url, entries, delay):
+        if entries[0][0] == 20:  # the third call of ten
+            raise QueueError("SQS SendMessageBatch failed: InternalError")
+        return real(self, url, entries, delay)
+
+    monkeypatch.setattr(type(sqs), "_send_entries", third_fails)
+    results = sqs.send([f"m{i}" for i in range(40)])
+
+    assert [i for i, r in enumerate(results) if not r.ok] == list(range(20, 30))
+    assert "InternalError" in results[25].error
+
+    def down(self, url, entries, delay):
+        raise QueueError("SQS SendMessageBatch failed: down")
+
+    monkeypatch.setattr(type(sqs), "_send_entries", down)
+    with pytest.raises(QueueError, match="down"):  # nothing got through: the caller is told
+        sqs.send([f"n{i}" for i in range(40)])
 
 
 # Errors

@@ -21,7 +21,7 @@ from retry_admin.services.batches import (
 )
 from retry_admin.services.dispatch import dispatch
 from retry_admin.services.sender import sender_drain
-from tests.conftest import make_rows
+from tests.conftest import make_rows, run_queued_tasks
 
 pytestmark = pytest.mark.django_db
 
@@ -87,6 +87,11 @@ def test_other_transports_are_reached_only_after_commit(
     assert len(callbacks) == 1
 
     callbacks[0]()
+    assert QueueMessage.objects.count() == 0  # queued for the background, not sent here
+    queued = run_queued_tasks()
+    assert queued == [
+        ("retry_admin.services.dispatch.dispatch_batch_task", {"enqueued": 3, "error": ""})
+    ]
 
     assert QueueMessage.objects.count() == 3
     assert {decode(m.body).message_id for m in QueueMessage.objects.all()} == set(
@@ -327,7 +332,16 @@ def test_nothing_is_lost_while_the_queue_is_down(
     assert MessageLog.objects.count() == 7
     assert MessageLog.objects.filter(status=Status.PENDING, enqueued_at__isnull=True).count() == 7
     assert QueueMessage.objects.count() == 0
+    assert "Queue unavailable while creating batch" in caplog.text
+    # Its background dispatch finds the queue still down: the logs stay.
+    assert run_queued_tasks() == [
+        (
+            "retry_admin.services.dispatch.dispatch_batch_task",
+            {"enqueued": 0, "error": "queue is down"},
+        )
+    ]
     assert "stay in the outbox" in caplog.text
+    assert MessageLog.objects.needing_dispatch().count() == 7
 
     monkeypatch.undo()
     dispatched = dispatch()
@@ -346,3 +360,62 @@ def test_nothing_is_lost_while_the_queue_is_down(
         MessageLog.objects.values_list("id", flat=True)
     )
     assert QueueMessage.objects.count() == 0
+
+
+# Background dispatch (services.dispatch.dispatch_pending)
+
+
+def _committed_outbox(template, count: int, monkeypatch) -> Batch:
+    """A batch on a transport outside the database: committed, its
+    background dispatch queued, nothing sent yet (as after a crash right
+    after the commit)."""
+    monkeypatch.setattr(DatabaseQueue, "transactional", False)  # as SQS and Azure are
+    batch = batch_create(name="B", template=template, recipients=make_rows(count)).batch
+    assert MessageLog.objects.needing_dispatch().count() == count
+    return batch
+
+
+def test_a_crash_after_commit_is_sent_by_the_minute_dispatcher_and_only_once(template, monkeypatch):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from retry_admin import tasks
+    from retry_admin.services.dispatch import dispatch_batch_task
+
+    batch = _committed_outbox(template, 4, monkeypatch)
+    MessageLog.objects.update(updated_at=timezone.now() - timedelta(minutes=2))
+
+    assert tasks.dispatch_outbox() == {"enqueued": 4, "error": ""}
+    # The batch's own task, run late, finds nothing left: nothing goes twice.
+    assert dispatch_batch_task(batch.pk) == {"enqueued": 0, "error": ""}
+    assert QueueMessage.objects.count() == 4
+    assert sender_drain(until_empty=True).sent == 4
+    assert DeliveryAttempt.objects.count() == 4
+
+
+def test_background_dispatch_waits_for_a_walk_already_running(template, monkeypatch):
+    from retry_admin.locks import lock_acquire, lock_release
+    from retry_admin.services.dispatch import DISPATCH_LOCK, dispatch_pending
+
+    batch = _committed_outbox(template, 3, monkeypatch)
+    token = lock_acquire(DISPATCH_LOCK, ttl_seconds=300)
+
+    assert dispatch_pending(batch_id=batch.pk, wait_seconds=0.3) is None  # gave up: the holder
+    assert QueueMessage.objects.count() == 0  # sent nothing alongside it
+
+    lock_release(DISPATCH_LOCK, token)
+    result = dispatch_pending(batch_id=batch.pk, wait_seconds=0.3)
+    assert (result.enqueued, result.error) == (3, "")
+    assert MessageLog.objects.needing_dispatch().count() == 0
+
+
+def test_background_dispatch_of_one_batch_leaves_the_others(template, monkeypatch):
+    from retry_admin.services.dispatch import dispatch_backlog, dispatch_pending
+
+    first = _committed_outbox(template, 3, monkeypatch)
+    second = batch_create(name="C", template=template, recipients=make_rows(2, prefix="c")).batch
+
+    assert dispatch_pending(batch_id=first.pk).enqueued == 3
+    assert (dispatch_backlog(first.pk), dispatch_backlog(second.pk)) == (0, 2)
+    assert dispatch_pending().enqueued == 2

@@ -5,6 +5,7 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,6 +30,7 @@ from retry_admin.queues.sqs.wire import (
     MAX_REASON_CHARS,
     MAX_VISIBILITY_SECONDS,
     SEND_ATTEMPTS,
+    SEND_CONCURRENCY,
     aws_errors,
     body_problem,
     chunks,
@@ -47,7 +49,8 @@ logger = logging.getLogger(__name__)
 class SQSQueue(RemoteQueue):
     move_chunk = MAX_BATCH
     name = "sqs"
-    max_send_batch = MAX_BATCH
+    # One send() runs its SendMessageBatch calls (of 10) concurrently.
+    max_send_batch = MAX_BATCH * SEND_CONCURRENCY * 4
     max_receive = MAX_BATCH
     # SQS's 256 KiB, less room for the attributes dead_letter adds, so a
     # message that got on the queue can always be copied to the DLQ.
@@ -70,6 +73,7 @@ class SQSQueue(RemoteQueue):
         self._urls: dict[str, str] = {}
         self._client_lock = threading.Lock()
         self._client_obj = None
+        self._pool: ThreadPoolExecutor | None = None
 
     def describe(self) -> str:
         where = self._configured_url or f"queue {self.main_name!r}"
@@ -98,6 +102,13 @@ class SQSQueue(RemoteQueue):
                         config=config,
                     )
             return self._client_obj
+
+    def close(self) -> None:
+        """Stop the send threads (idle between sends)."""
+        with self._client_lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=False)
 
     def _call(self, operation: str, where: str, **params: Any) -> dict:
         """Call an SQS API by its AWS name (``SendMessageBatch``), so errors name it."""
@@ -164,18 +175,33 @@ class SQSQueue(RemoteQueue):
     def _send(
         self, url: str, items: Sequence[tuple[int, str, dict]], delay: int = 0
     ) -> dict[int, SendResult]:
-        """Send in batches of 10 and 256 KiB. Raises ``QueueError`` only when
-        nothing reached the queue; after that, later batches that fail are
-        reported per entry."""
+        """Send in batches of 10 and 256 KiB, ``SEND_CONCURRENCY`` calls in
+        flight at once. Raises ``QueueError`` only when nothing reached the
+        queue; otherwise the batches that failed are reported per entry."""
+        batches = list(size_batches(items))
+        if len(batches) > 1:
+            with self._client_lock:
+                if self._pool is None:
+                    self._pool = ThreadPoolExecutor(
+                        SEND_CONCURRENCY, thread_name_prefix="retry-admin-sqs"
+                    )
+            self._client()  # made once, before the threads share it
+            futures = [self._pool.submit(self._send_entries, url, b, delay) for b in batches]
+        else:
+            futures = None
         results: dict[int, SendResult] = {}
-        for batch in size_batches(items):
+        first_error: QueueError | None = None
+        for index, batch in enumerate(batches):
             try:
-                results.update(self._send_entries(url, batch, delay))
+                sent = futures[index].result() if futures else self._send_entries(url, batch, delay)
             except QueueError as exc:
-                if not any(result.ok for result in results.values()):
-                    raise
+                first_error = first_error or exc
                 for key, _, _ in batch:
-                    results.setdefault(key, SendResult(False, str(exc)))
+                    results[key] = SendResult(False, str(exc))
+            else:
+                results.update(sent)
+        if first_error is not None and not any(result.ok for result in results.values()):
+            raise first_error
         return results
 
     def _receive_from(

@@ -16,6 +16,9 @@ MAX_DELAY_SECONDS = 900
 MAX_VISIBILITY_SECONDS = 12 * 3600
 DLQ_RETENTION_SECONDS = 14 * 24 * 3600  # the most SQS keeps anything
 SEND_ATTEMPTS = 3
+# SendMessageBatch calls in flight at once from one send() (each is a round
+# trip of tens of ms to real SQS; the client pools up to 20 connections).
+SEND_CONCURRENCY = 8
 
 ATTR_REASON = "RetryAdminReason"
 ATTR_RECEIVES = "RetryAdminReceiveCount"
