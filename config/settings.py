@@ -410,6 +410,28 @@ AWS_REGION = env_str("AWS_REGION", env_str("AWS_DEFAULT_REGION"))
 SQS_WAIT_SECONDS = env_int("SQS_WAIT_SECONDS", 5, minimum=0, maximum=20)
 # DLQ replay pace on SQS and Azure, messages per second (0: no limit).
 DLQ_REPLAY_RATE = env_float("DLQ_REPLAY_RATE", 50, minimum=0, maximum=100_000)
+# Automatic DLQ reprocessing (services/dlq_auto.py): off by default. When on, a
+# schedule replays each entry after a wait that doubles per automatic replay,
+# up to a number of tries, then leaves it for an admin.
+DLQ_AUTO_REPLAY = env_bool("DLQ_AUTO_REPLAY", False)
+DLQ_AUTO_REPLAY_INTERVAL_MINUTES = env_int(
+    "DLQ_AUTO_REPLAY_INTERVAL_MINUTES", 5, minimum=1, maximum=24 * 60
+)
+DLQ_AUTO_REPLAY_BACKOFF_MINUTES = env_float(
+    "DLQ_AUTO_REPLAY_BACKOFF_MINUTES", 15, minimum=0, maximum=7 * 24 * 60
+)
+DLQ_AUTO_REPLAY_MAX_ATTEMPTS = env_int("DLQ_AUTO_REPLAY_MAX_ATTEMPTS", 3, minimum=1, maximum=20)
+# Automatic DLQ reprocessing (services/dlq_auto.py): off by default. When on, a
+# schedule replays each entry after a wait that doubles per automatic replay,
+# up to a number of tries, then leaves it for an admin.
+DLQ_AUTO_REPLAY = env_bool("DLQ_AUTO_REPLAY", False)
+DLQ_AUTO_REPLAY_INTERVAL_MINUTES = env_int(
+    "DLQ_AUTO_REPLAY_INTERVAL_MINUTES", 5, minimum=1, maximum=24 * 60
+)
+DLQ_AUTO_REPLAY_BACKOFF_MINUTES = env_float(
+    "DLQ_AUTO_REPLAY_BACKOFF_MINUTES", 15, minimum=0, maximum=7 * 24 * 60
+)
+DLQ_AUTO_REPLAY_MAX_ATTEMPTS = env_int("DLQ_AUTO_REPLAY_MAX_ATTEMPTS", 3, minimum=1, maximum=20)
 # base64 is what Azure Functions and the older SDKs read and write; text is raw XML text.
 AZURE_QUEUE_ENCODING = env_choice("AZURE_QUEUE_ENCODING", "base64", ["base64", "text"])
 if QUEUE_BACKEND == "sqs":

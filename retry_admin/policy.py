@@ -20,7 +20,7 @@ a failure, a failed re-enqueue, and the message page's outlook.
 """
 
 import random
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db.models import Q
@@ -96,3 +96,18 @@ def retry_due_at(*, updated_at: datetime, next_retry: datetime | None) -> dateti
     """The earliest moment a failed message with retries left is eligible."""
     due = updated_at + timedelta(hours=settings.MESSAGE_RETRY_AFTER_HOURS)
     return max(due, next_retry) if next_retry else due
+
+
+def dlq_auto_replay_at(
+    *, attempts: int, dead_at: datetime | None, last_attempt_at: datetime | None
+) -> datetime | None:
+    """When the automatic DLQ reprocessing replays an entry next: it waits
+    ``DLQ_AUTO_REPLAY_BACKOFF_MINUTES`` · 2^attempts from whichever is later,
+    the entry's arrival in the DLQ or its last automatic replay. ``None`` once
+    ``DLQ_AUTO_REPLAY_MAX_ATTEMPTS`` replays are spent: it is left for an admin."""
+    if attempts >= settings.DLQ_AUTO_REPLAY_MAX_ATTEMPTS:
+        return None
+    since = max((t for t in (dead_at, last_attempt_at) if t is not None), default=None)
+    if since is None:  # a transport that does not date its entries: at once
+        return datetime.min.replace(tzinfo=UTC)
+    return since + timedelta(minutes=settings.DLQ_AUTO_REPLAY_BACKOFF_MINUTES * 2**attempts)

@@ -17,6 +17,9 @@ RETRY_CYCLE = "retry-cycle"
 
 
 MIRROR = "table-mirror"
+DLQ_AUTO_REPLAY = "dlq-auto-replay"
+# Schedules that exist only while their setting is on.
+OPTIONAL = (MIRROR, DLQ_AUTO_REPLAY)
 
 
 def schedule_specs() -> list[ScheduleSpec]:
@@ -34,6 +37,14 @@ def schedule_specs() -> list[ScheduleSpec]:
     ]
     if settings.AZURE_TABLES_MIRROR:
         specs.append(ScheduleSpec(MIRROR, "retry_admin.tasks.mirror_tables", 1))
+    if settings.DLQ_AUTO_REPLAY:
+        specs.append(
+            ScheduleSpec(
+                DLQ_AUTO_REPLAY,
+                "retry_admin.tasks.auto_replay_dlq",
+                settings.DLQ_AUTO_REPLAY_INTERVAL_MINUTES,
+            )
+        )
     return specs
 
 
@@ -56,9 +67,9 @@ def schedules_ensure() -> list[str]:
 
     created = []
     specs = schedule_specs()
-    if MIRROR not in {spec.name for spec in specs}:
-        # Turned off since the last setup: it must not keep running every minute.
-        Schedule.objects.filter(name=MIRROR).delete()
+    # Turned off since the last setup: they must not keep running.
+    off = [name for name in OPTIONAL if name not in {spec.name for spec in specs}]
+    Schedule.objects.filter(name__in=off).delete()
     for spec in specs:
         schedule, was_created = Schedule.objects.get_or_create(
             name=spec.name,

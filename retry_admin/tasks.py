@@ -12,6 +12,7 @@ from retry_admin.models import RetryRun
 from retry_admin.services.cleanup import cleanup_run
 from retry_admin.services.dispatch import dispatch
 from retry_admin.services.dlq import dlq_reconcile
+from retry_admin.services.dlq_auto import dlq_auto_replay
 from retry_admin.services.health import heartbeat
 from retry_admin.services.mirror import mirror_run
 from retry_admin.services.retry import RetryCycleBusy, retry_cycle_run
@@ -40,6 +41,13 @@ def reconcile_dlq() -> dict:
     itself (SQS redrive). Apart from the sender: on SQS reading the DLQ is a
     receive-and-release scan that must not delay or outlive the sender's lock."""
     return {"reconciled": dlq_reconcile()}
+
+
+@exclusive("dlq-auto-replay", what="automatic DLQ reprocessing")
+def auto_replay_dlq() -> dict:
+    """Every DLQ_AUTO_REPLAY_INTERVAL_MINUTES, when DLQ_AUTO_REPLAY is on:
+    replay the DLQ entries whose backoff has passed (services/dlq_auto.py)."""
+    return vars(dlq_auto_replay())
 
 
 @exclusive("dispatcher", what="dispatcher")

@@ -102,6 +102,11 @@ def _error_line(stderr: str) -> str:
         {"RABBITMQ_URL": "rabbit"},
         {"LOGIN_FAILURE_LIMIT": "0"},
         {"LOGIN_COOLOFF_MINUTES": "soon"},
+        {"DLQ_AUTO_REPLAY": "sometimes"},
+        {"DLQ_AUTO_REPLAY_INTERVAL_MINUTES": "0"},
+        {"DLQ_AUTO_REPLAY_BACKOFF_MINUTES": "-1"},
+        {"DLQ_AUTO_REPLAY_BACKOFF_MINUTES": "nan"},
+        {"DLQ_AUTO_REPLAY_MAX_ATTEMPTS": "21"},
     ],
     ids=lambda env: " ".join(f"{k}={v}" for k, v in env.items()),
 )

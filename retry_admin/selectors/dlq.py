@@ -1,15 +1,25 @@
 """The dead-letter queue as pages and the API see it: entries with their
 messages, depth, the first error of each, and which ids are in it."""
 
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
-from django.db.models import Min
+from django.conf import settings
+from django.db.models import Count, Max, Min
 
+from retry_admin import policy
 from retry_admin.envelope import InvalidEnvelope, decode
-from retry_admin.models import DeliveryAttempt, MessageLog
+from retry_admin.models import DeliveryAttempt, Heartbeat, MessageEvent, MessageLog
 from retry_admin.queues import get_backend
 from retry_admin.queues.base import DeadLetter
+from retry_admin.schedules import DLQ_AUTO_REPLAY, next_run
+
+# Who the automatic reprocessing replays as (its timeline events carry this
+# name, which is how its replays of each message are counted), and its heartbeat.
+AUTO_ACTOR = "automatic reprocessing"
+AUTO_HEARTBEAT = "dlq-auto-replay"
 
 
 @dataclass
@@ -22,6 +32,11 @@ class DLQEntry:
     message: MessageLog | None
     readable: bool
     details: dict[str, str] = field(default_factory=dict)  # the transport's evidence
+    # The automatic reprocessing (services/dlq_auto.py): replays so far, the
+    # last one, and when the next is due (None: left for an admin).
+    auto_attempts: int = 0
+    auto_last_at: datetime | None = None
+    auto_next_at: datetime | None = None
 
     @property
     def poison_loop(self) -> bool:
@@ -40,7 +55,8 @@ def dlq_entries(*, limit: int = 100, ids: Sequence[str] | None = None) -> list[D
         except InvalidEnvelope:
             continue
     logs = MessageLog.objects.select_related("batch").in_bulk(list(message_ids.values()))
-    return [
+    replays = auto_replays(list(message_ids.values()))
+    entries = [
         DLQEntry(
             id=entry.id,
             body=entry.body,
@@ -53,6 +69,54 @@ def dlq_entries(*, limit: int = 100, ids: Sequence[str] | None = None) -> list[D
         )
         for entry in entries
     ]
+    for entry in entries:
+        if entry.message is not None:
+            attempts, last = replays.get(entry.message.pk, (0, None))
+            entry.auto_attempts, entry.auto_last_at = attempts, last
+            entry.auto_next_at = policy.dlq_auto_replay_at(
+                attempts=attempts, dead_at=entry.dead_at, last_attempt_at=last
+            )
+    return entries
+
+
+def auto_replays(message_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, tuple[int, datetime]]:
+    """How many times the automatic reprocessing replayed each message, and
+    when last: its replays are the timeline's DLQ replay events in its name."""
+    rows = (
+        MessageEvent.objects.filter(
+            message_id__in=message_ids, kind=MessageEvent.Kind.DLQ_REPLAY, actor_name=AUTO_ACTOR
+        )
+        .values("message_id")
+        .annotate(n=Count("id"), last=Max("created_at"))
+    )
+    return {row["message_id"]: (row["n"], row["last"]) for row in rows}
+
+
+@dataclass
+class AutoReplayStatus:
+    enabled: bool
+    every_minutes: int
+    backoff_minutes: float
+    max_attempts: int
+    last_run_at: datetime | None
+    last_run: dict  # what the last run did (services/dlq_auto.py, AutoReplayReport)
+    next_run_at: datetime | None
+
+
+def dlq_auto_status() -> AutoReplayStatus:
+    """Whether the automatic reprocessing runs, when it last ran and what it
+    did, and when it runs next."""
+    beat = Heartbeat.objects.filter(name=AUTO_HEARTBEAT).first()
+    enabled = settings.DLQ_AUTO_REPLAY
+    return AutoReplayStatus(
+        enabled=enabled,
+        every_minutes=settings.DLQ_AUTO_REPLAY_INTERVAL_MINUTES,
+        backoff_minutes=settings.DLQ_AUTO_REPLAY_BACKOFF_MINUTES,
+        max_attempts=settings.DLQ_AUTO_REPLAY_MAX_ATTEMPTS,
+        last_run_at=beat.beat_at if beat else None,
+        last_run=beat.details if beat else {},
+        next_run_at=next_run(DLQ_AUTO_REPLAY) if enabled else None,
+    )
 
 
 def _receives(entry: DeadLetter, log: MessageLog | None) -> int:

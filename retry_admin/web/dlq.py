@@ -3,6 +3,7 @@ preview) and purge (Super Admin only, typed confirmation)."""
 
 from retry_admin import roles, selectors
 from retry_admin.queues import QueueError
+from retry_admin.selectors.dlq import dlq_auto_status
 from retry_admin.services.dlq import ReplayResult, dlq_purge, dlq_replay
 from retry_admin.web.access import (
     console_action,
@@ -19,7 +20,12 @@ PURGE_WORD = "PURGE"
 
 @console_view
 def dlq(request):
-    context = {"nav": "dlq", "purge_word": PURGE_WORD, "queue_error": ""}
+    context = {
+        "nav": "dlq",
+        "purge_word": PURGE_WORD,
+        "queue_error": "",
+        "auto": dlq_auto_status(),
+    }
     try:
         context["depth"] = selectors.dlq_depth()
         entries = selectors.dlq_entries(limit=PAGE_SIZE)
