@@ -226,6 +226,10 @@ RABBITMQ_PREFETCH = env_int("RABBITMQ_PREFETCH", 500, minimum=1, maximum=65535)
 RABBITMQ_RETRY_DELAY_SECONDS = env_float(
     "RABBITMQ_RETRY_DELAY_SECONDS", 5, minimum=0.1, maximum=86400
 )
+# What each queue message carries (docs/envelope.md): "pointer" (ids; the
+# database row is the truth) or "full" (also the rendered message, recipient
+# columns, batch and template, for consumers outside this product).
+QUEUE_ENVELOPE = env_choice("QUEUE_ENVELOPE", "pointer", ["pointer", "full"])
 REDIS_URL = env_url("REDIS_URL", schemes=["redis", "rediss"], path_schemes=["unix"])
 _redis_db = urlsplit(REDIS_URL).path if REDIS_URL.startswith("redis") else ""
 if not re.fullmatch(r"/?\d*", _redis_db):

@@ -3,6 +3,12 @@
 ``{"v": 1, "message_id": "<uuid>", "batch_id": ..., "recipient": ...,
 "template_id": ..., "attempt": n}``. It only points at a ``MessageLog`` row;
 the row is the truth.
+
+With ``QUEUE_ENVELOPE=full`` it also carries ``"payload"``: the rendered
+message, the recipient's columns, the channel, the batch and the template
+(``Payload``; the schema is in docs/envelope.md), so a consumer outside this
+product can deliver from the queue alone. Both forms are version 1: a reader
+of the pointer form ignores the payload, and ``decode`` reads either.
 """
 
 import json
@@ -17,22 +23,50 @@ class InvalidEnvelope(ValueError):
 
 
 @dataclass(frozen=True)
+class Payload:
+    """What a consumer needs to deliver without our database (the full form)."""
+
+    body: str | None  # the rendered message; None when it cannot be rendered
+    problem: str  # why there is no body ("" when there is one)
+    channel: str
+    context: dict
+    batch_name: str
+    priority: int
+    template_name: str
+
+    def as_dict(self, batch_id: int | None, template_id: int | None) -> dict:
+        return {
+            "body": self.body,
+            "problem": self.problem,
+            "channel": self.channel,
+            "context": self.context,
+            "batch": {"id": batch_id, "name": self.batch_name, "priority": self.priority},
+            "template": {"id": template_id, "name": self.template_name},
+        }
+
+
+@dataclass(frozen=True)
 class Envelope:
     message_id: uuid.UUID
     batch_id: int | None
     recipient: str
     template_id: int | None
     attempt: int
+    payload: Payload | None = None
 
     def encode(self) -> str:
         # Formatted directly (only the recipient needs JSON escaping): this runs
         # once per message of a 100,000-recipient batch. Same bytes as
         # json.dumps(..., separators=(",", ":")) of the dict, as a test checks.
-        return (
+        pointer = (
             f'{{"v":{VERSION},"message_id":"{self.message_id}",'
             f'"batch_id":{_json_int(self.batch_id)},"recipient":{json.dumps(self.recipient)},'
-            f'"template_id":{_json_int(self.template_id)},"attempt":{int(self.attempt)}}}'
+            f'"template_id":{_json_int(self.template_id)},"attempt":{int(self.attempt)}'
         )
+        if self.payload is None:
+            return pointer + "}"
+        payload = self.payload.as_dict(self.batch_id, self.template_id)
+        return f'{pointer},"payload":{json.dumps(payload, separators=(",", ":"))}}}'
 
 
 def _json_int(value: int | None) -> str:
@@ -71,4 +105,36 @@ def decode(body: str) -> Envelope:
     recipient = data.get("recipient")
     if not isinstance(recipient, str):
         raise InvalidEnvelope("recipient must be a string")
-    return Envelope(message_id, batch_id, recipient, template_id, attempt)
+    payload = None if data.get("payload") is None else _payload(data["payload"])
+    return Envelope(message_id, batch_id, recipient, template_id, attempt, payload)
+
+
+def _payload(data: object) -> Payload:
+    """The full form's ``payload`` (docs/envelope.md), checked field by field."""
+    if not isinstance(data, dict):
+        raise InvalidEnvelope("payload must be an object")
+    batch, template = data.get("batch"), data.get("template")
+    if not isinstance(batch, dict) or not isinstance(template, dict):
+        raise InvalidEnvelope("payload.batch and payload.template must be objects")
+    fields = {
+        "payload.body": (data.get("body"), (str, type(None))),
+        "payload.problem": (data.get("problem"), str),
+        "payload.channel": (data.get("channel"), str),
+        "payload.context": (data.get("context"), dict),
+        "payload.batch.name": (batch.get("name"), str),
+        "payload.template.name": (template.get("name"), str),
+    }
+    for name, (value, kind) in fields.items():
+        if not isinstance(value, kind):
+            raise InvalidEnvelope(f"{name} is missing or of the wrong type")
+    if not _is_int(batch.get("priority")):
+        raise InvalidEnvelope("payload.batch.priority must be an integer")
+    return Payload(
+        body=data["body"],
+        problem=data["problem"],
+        channel=data["channel"],
+        context=data["context"],
+        batch_name=batch["name"],
+        priority=batch["priority"],
+        template_name=template["name"],
+    )

@@ -1,9 +1,13 @@
 import json
+import re
 import uuid
+from dataclasses import replace
+from pathlib import Path
 
+import jsonschema
 import pytest
 
-from retry_admin.envelope import VERSION, Envelope, InvalidEnvelope, decode
+from retry_admin.envelope import VERSION, Envelope, InvalidEnvelope, Payload, decode
 
 MESSAGE_ID = uuid.UUID("0190a6c2-7b3e-7c4d-8e5f-112233445566")
 
@@ -114,3 +118,80 @@ def test_encode_is_exactly_compact_json(recipient, batch_id, template_id):
         },
         separators=(",", ":"),
     )
+
+
+# The full form (QUEUE_ENVELOPE=full, docs/envelope.md)
+
+SCHEMA = json.loads(
+    (Path(__file__).resolve().parent.parent / "docs" / "envelope.schema.json").read_text()
+)
+PAYLOAD = Payload(
+    body="Hello Ada, order 42 shipped",
+    problem="",
+    channel="whatsapp",
+    context={"name": "Ada", "order": 42, "note": 'quote " é \u2028'},
+    batch_name="Spring sale",
+    priority=1,
+    template_name="order_update",
+)
+
+
+def test_the_full_form_round_trips():
+    envelope = Envelope(MESSAGE_ID, 12, "+447700900123", 3, 2, PAYLOAD)
+    assert decode(envelope.encode()) == envelope
+
+
+def test_the_full_form_is_the_pointer_plus_a_payload():
+    full = json.loads(Envelope(MESSAGE_ID, 12, "+447700900123", 3, 2, PAYLOAD).encode())
+    pointer = json.loads(Envelope(MESSAGE_ID, 12, "+447700900123", 3, 2).encode())
+    assert {k: v for k, v in full.items() if k != "payload"} == pointer
+    assert full["payload"] == {
+        "body": "Hello Ada, order 42 shipped",
+        "problem": "",
+        "channel": "whatsapp",
+        "context": {"name": "Ada", "order": 42, "note": 'quote " é \u2028'},
+        "batch": {"id": 12, "name": "Spring sale", "priority": 1},
+        "template": {"id": 3, "name": "order_update"},
+    }
+    # A reader of the pointer form gets the same envelope without the payload.
+    assert decode(json.dumps(pointer)) == Envelope(MESSAGE_ID, 12, "+447700900123", 3, 2)
+
+
+def test_both_forms_match_the_published_schema():
+    validator = jsonschema.Draft202012Validator(SCHEMA)
+    for envelope in (
+        Envelope(MESSAGE_ID, 12, "x", 3, 2),
+        Envelope(MESSAGE_ID, None, "x", None, 1),
+        Envelope(MESSAGE_ID, 12, "x", 3, 2, PAYLOAD),
+        Envelope(MESSAGE_ID, 12, "x", 3, 2, replace(PAYLOAD, body=None, problem="gone")),
+    ):
+        validator.validate(json.loads(envelope.encode()))
+
+
+def _full(**changes) -> str:
+    data = json.loads(Envelope(MESSAGE_ID, 12, "x", 3, 2, PAYLOAD).encode())
+    for key, value in changes.items():
+        target, _, field = key.rpartition("__")
+        holder = data["payload"] if not target else data["payload"][target]
+        holder[field] = value
+    return json.dumps(data)
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (json.dumps({**json.loads(_body()), "payload": [1]}), "payload must be an object"),
+        (json.dumps({**json.loads(_body()), "payload": "text"}), "payload must be an object"),
+        (_full(batch="x"), "payload.batch and payload.template must be objects"),
+        (_full(body=42), "payload.body is missing or of the wrong type"),
+        (_full(problem=None), "payload.problem is missing"),
+        (_full(channel=None), "payload.channel is missing"),
+        (_full(context=[1]), "payload.context is missing"),
+        (_full(batch__name=7), "payload.batch.name is missing"),
+        (_full(template__name=None), "payload.template.name is missing"),
+        (_full(batch__priority="high"), "payload.batch.priority must be an integer"),
+    ],
+)
+def test_it_rejects_a_malformed_payload(body, message):
+    with pytest.raises(InvalidEnvelope, match=re.escape(message)):
+        decode(body)

@@ -146,6 +146,16 @@ class QueueBackend:
         """Where this backend points, for pages and logs (no secrets)."""
         return self.name
 
+    def body_problem(self, body: str) -> str | None:
+        """Why ``send`` would refuse ``body`` whatever the moment (too large
+        for this transport), or None. Lets a caller fail one message clearly
+        instead of retrying a body that can never be sent."""
+        size = len(body.encode("utf-8"))
+        if size > self.max_body_bytes:
+            limit = self.max_body_bytes
+            return f"body is {size} bytes; the {self.name} queue takes at most {limit}"
+        return None
+
 
 def pack_handle(*fields: object) -> str:
     """A receipt handle that carries what a transport needs to ack, release

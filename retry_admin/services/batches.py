@@ -23,7 +23,6 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from retry_admin.channels.registry import CHANNELS
-from retry_admin.envelope import Envelope
 from retry_admin.models import (
     AuditEvent,
     Batch,
@@ -37,6 +36,7 @@ from retry_admin.models import (
 from retry_admin.queues import QueueBackend, QueueError, get_backend
 from retry_admin.services.audit import audit_record
 from retry_admin.services.dispatch import dispatch_on_commit, send_all
+from retry_admin.services.envelopes import envelope_bodies
 
 logger = logging.getLogger(__name__)
 
@@ -475,10 +475,18 @@ def _enqueue_in_transaction(
     """Enqueue a chunk of a new batch inside its transaction; False (and the
     chunk's logs back in the outbox) if the queue refused, so nothing is lost
     either way."""
-    bodies = [
-        Envelope(pk, batch.pk, recipient, batch.template_id, 1).encode()
-        for pk, (recipient, _) in zip(ids, rows, strict=True)
-    ]
+    contexts = None
+    if settings.QUEUE_ENVELOPE == "full":  # spares reading them back
+        contexts = {pk: context for pk, (_, context) in zip(ids, rows, strict=True)}
+    sendable, bodies, _ = envelope_bodies(
+        backend,
+        [
+            (pk, batch.pk, recipient, batch.template_id, 0, batch.priority)
+            for pk, (recipient, _) in zip(ids, rows, strict=True)
+        ],
+        contexts=contexts,
+    )
+    ids = [row[0] for row in sendable]  # a body too large failed its message (envelopes.py)
     try:
         with transaction.atomic():
             results = send_all(backend, bodies, priority=batch.priority)

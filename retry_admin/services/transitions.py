@@ -221,6 +221,25 @@ def messages_retry_not_enqueued(
     return still, permanent
 
 
+def messages_not_enqueueable(*, message_ids: Sequence[uuid.UUID], error: str, now: datetime) -> int:
+    """Pending logs of the outbox whose envelope the queue can never take
+    (too large): permanently failed with ``error``, never enqueued. An
+    admin's retry, once the cause is fixed, sends them again."""
+    # Pending whether or not enqueued_at was set: a new batch on the db queue
+    # marks its logs enqueued in the transaction that sends their bodies.
+    changed = MessageLog.objects.filter(id__in=message_ids, status=Status.PENDING).update(
+        status=Status.PERMANENTLY_FAILED,
+        last_error=error,
+        error_signature=error_signature(error),
+        next_retry_at=None,
+        lease_token=None,
+        lease_expires_at=None,
+        updated_at=now,
+    )
+    HourlyCount.add(permanently_failed=changed)
+    return changed
+
+
 # Admins
 
 

@@ -112,7 +112,7 @@ class AzureStorageQueue(RemoteQueue):
                 return content  # not ours, or written as text: the caller decides
         return content
 
-    def _problem(self, body: str) -> str | None:
+    def body_problem(self, body: str) -> str | None:
         if self.encoding == "text":
             bad = XML_UNSAFE.search(body)
             if bad:
@@ -229,7 +229,7 @@ class AzureStorageQueue(RemoteQueue):
         results: dict[int, SendResult] = {}
         todo: list[tuple[int, str]] = []
         for index, body in enumerate(bodies):
-            problem = self._problem(body)
+            problem = self.body_problem(body)
             if problem:
                 results[index] = SendResult(False, problem)
             else:
