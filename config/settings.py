@@ -425,17 +425,6 @@ DLQ_AUTO_REPLAY_BACKOFF_MINUTES = env_float(
     "DLQ_AUTO_REPLAY_BACKOFF_MINUTES", 15, minimum=0, maximum=7 * 24 * 60
 )
 DLQ_AUTO_REPLAY_MAX_ATTEMPTS = env_int("DLQ_AUTO_REPLAY_MAX_ATTEMPTS", 3, minimum=1, maximum=20)
-# Automatic DLQ reprocessing (services/dlq_auto.py): off by default. When on, a
-# schedule replays each entry after a wait that doubles per automatic replay,
-# up to a number of tries, then leaves it for an admin.
-DLQ_AUTO_REPLAY = env_bool("DLQ_AUTO_REPLAY", False)
-DLQ_AUTO_REPLAY_INTERVAL_MINUTES = env_int(
-    "DLQ_AUTO_REPLAY_INTERVAL_MINUTES", 5, minimum=1, maximum=24 * 60
-)
-DLQ_AUTO_REPLAY_BACKOFF_MINUTES = env_float(
-    "DLQ_AUTO_REPLAY_BACKOFF_MINUTES", 15, minimum=0, maximum=7 * 24 * 60
-)
-DLQ_AUTO_REPLAY_MAX_ATTEMPTS = env_int("DLQ_AUTO_REPLAY_MAX_ATTEMPTS", 3, minimum=1, maximum=20)
 # base64 is what Azure Functions and the older SDKs read and write; text is raw XML text.
 AZURE_QUEUE_ENCODING = env_choice("AZURE_QUEUE_ENCODING", "base64", ["base64", "text"])
 if QUEUE_BACKEND == "sqs":
