@@ -23,7 +23,11 @@ from retry_admin.errors import (
     log_unhandled,
 )
 from retry_admin.queues import QueueError
-from retry_admin.services.batches import BatchValidationError, IdempotencyKeyReused
+from retry_admin.services.batches import (
+    BatchValidationError,
+    IdempotencyKeyReused,
+    TooManyRecipients,
+)
 from retry_admin.services.bulk import PreviewExpired
 
 logger = logging.getLogger(__name__)
@@ -84,7 +88,9 @@ def exception_handler(exc, context):
     if isinstance(exc, IdempotencyKeyReused):  # as Stripe answers a reused key
         return Response(error_body(str(exc), {"Idempotency-Key": [str(exc)]}), status=422)
     if isinstance(exc, BatchValidationError):
-        return Response(error_body(str(exc), _batch_errors(exc)), status=400)
+        # More recipients than a batch takes: too large, like a body over its limit.
+        code = 413 if isinstance(exc, TooManyRecipients) else 400
+        return Response(error_body(str(exc), _batch_errors(exc)), status=code)
     if isinstance(exc, DjangoValidationError):
         errors = (
             {field: list(messages) for field, messages in exc.message_dict.items()}

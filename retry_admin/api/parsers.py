@@ -1,8 +1,14 @@
 """JSON request bodies, bounded: a size limit per view (413 past it, naming
 the limit) and a nesting limit (400), so that no body can make the API fail
-with a 500 or hold a worker parsing it."""
+with a 500 or hold a worker parsing it.
+
+A body may come gzip-compressed (``Content-Encoding: gzip``): it is inflated
+as it is read, and the view's limit applies to the JSON it inflates to (so a
+small compressed body cannot expand without bound), as well as to the bytes
+sent. A stream that is not gzip, or is cut short, answers 400."""
 
 import json
+import zlib
 
 from django.conf import settings
 from rest_framework import status
@@ -16,8 +22,13 @@ MAX_JSON_DEPTH = 16
 BATCH_BYTES_PER_RECIPIENT = 256
 
 
+# Read (and inflate) the body this many bytes at a time.
+READ_BYTES = 64 * 1024
+ENCODINGS = ("gzip",)
+
+
 class BodyRefused(APIException):
-    """A body the API will not read: 413 too large, 415 compressed."""
+    """A body the API will not read: 413 too large, 415 an unknown encoding."""
 
     def __init__(self, status_code: int, detail: str) -> None:
         self.status_code = status_code
@@ -63,19 +74,16 @@ class BoundedJSONParser(BaseParser):
         context = parser_context or {}
         request = context.get("request")
         encoding = request.headers.get("Content-Encoding", "") if request is not None else ""
-        if encoding.strip().lower() not in ("", "identity"):
+        encoding = encoding.strip().lower()
+        if encoding not in ("", "identity", *ENCODINGS):
             raise BodyRefused(
                 status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
-                f"Content-Encoding {encoding[:40]!r} is not supported: send the JSON uncompressed.",
+                f"Content-Encoding {encoding[:40]!r} is not supported: send the JSON "
+                "uncompressed or gzip-compressed (Content-Encoding: gzip).",
             )
         view = context.get("view")
         limit = view.max_body_bytes() if hasattr(view, "max_body_bytes") else default_body_limit()
-        raw = stream.read(limit + 1)
-        if len(raw) > limit:
-            raise BodyRefused(
-                status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
-                f"The request body is too large: this endpoint takes at most {limit:,} bytes.",
-            )
+        raw = _read_gzip(stream, limit) if encoding == "gzip" else _read(stream, limit)
         try:
             data = json.loads(
                 raw.decode(context.get("encoding", settings.DEFAULT_CHARSET)),
@@ -88,3 +96,50 @@ class BoundedJSONParser(BaseParser):
         if _too_deep(data, MAX_JSON_DEPTH):
             raise ParseError(f"JSON nested more than {MAX_JSON_DEPTH} levels deep.")
         return data
+
+
+def _too_large(limit: int, what: str = "The request body") -> BodyRefused:
+    return BodyRefused(
+        status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+        f"{what} is too large: this endpoint takes at most {limit:,} bytes.",
+    )
+
+
+def _read(stream, limit: int) -> bytes:
+    raw = stream.read(limit + 1)
+    if len(raw) > limit:
+        raise _too_large(limit)
+    return raw
+
+
+def _read_gzip(stream, limit: int) -> bytes:
+    """Inflate a gzip body as it is read: at most ``limit`` bytes sent and
+    ``limit`` bytes of JSON out of them (a "zip bomb" stops at the limit)."""
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)  # gzip header and trailer
+    out = bytearray()
+    read = 0
+    while True:
+        chunk = stream.read(READ_BYTES)
+        if not chunk:
+            break
+        read += len(chunk)
+        if read > limit:
+            raise _too_large(limit)
+        while chunk:
+            try:
+                out += inflater.decompress(chunk, limit + 1 - len(out))
+            except zlib.error as exc:
+                raise ParseError(f"The body is not valid gzip ({exc}).") from None
+            if len(out) > limit:
+                raise _too_large(limit, "The request body, inflated,")
+            chunk = inflater.unconsumed_tail
+        if inflater.eof:
+            rest = stream.read(limit + 1 - read)
+            if read + len(rest) > limit:
+                raise _too_large(limit)
+            if inflater.unused_data or rest:
+                raise ParseError("The body has bytes after the end of its gzip stream.")
+            break
+    if not inflater.eof:
+        raise ParseError("The gzip body is cut short: its stream does not end.")
+    return bytes(out)

@@ -205,7 +205,7 @@ def test_it_refuses_too_many_recipients(post, as_super, template, settings):
     settings.MAX_BATCH_RECIPIENTS = 2
     body = _body(recipients=[{"recipient": f"u{i}@example.com", "name": "N"} for i in range(3)])
 
-    error = assert_error(post(as_super, body), 400, "Too many recipients: 3 > 2")
+    error = assert_error(post(as_super, body), 413, "Too many recipients: 3 > 2")
 
     assert error["errors"]["batch"] == ["Too many recipients: 3 > 2"]
     _nothing_written()
