@@ -44,3 +44,8 @@ class Channel:
 
     def send(self, message: OutgoingMessage) -> None:
         raise NotImplementedError
+
+    def flush(self) -> None:
+        """Finish what ``send`` left buffered. The sender calls it, in the
+        thread that sent, after each window of sends and before recording
+        their outcomes; a channel that writes nothing later has nothing to do."""

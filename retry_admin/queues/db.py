@@ -20,6 +20,7 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from retry_admin.models import QueueMessage, insert_rows
+from retry_admin.models.rawsql import in_list
 from retry_admin.queues.base import (
     DeadLetter,
     MoveResult,
@@ -29,8 +30,8 @@ from retry_admin.queues.base import (
     ReceivedMessage,
     SendResult,
 )
-
 from retry_admin.queues.wake import notify_enqueued
+
 _TABLE = QueueMessage._meta.db_table
 
 
@@ -94,9 +95,9 @@ class DatabaseQueue(QueueBackend):
             priority=priority,
             created_at=now,
         )
-        return results
         if rows:
             notify_enqueued(self.queue_name)  # wakes idle senders at commit (PostgreSQL)
+        return results
 
     def receive(self, max_messages: int, *, visibility_timeout: int) -> list[ReceivedMessage]:
         now = timezone.now()
@@ -125,8 +126,12 @@ class DatabaseQueue(QueueBackend):
         return [ReceivedMessage(f"{pk}:{receipt}", body, count) for pk, body, count in rows]
 
     def ack(self, handles: Sequence[str]) -> None:
-        for receipt, ids in _split(handles).items():
-            QueueMessage.objects.filter(id__in=ids, receipt=receipt).delete()
+        with connection.cursor() as cursor:
+            for receipt, ids in _split(handles).items():
+                where, params = in_list("id", ids)
+                cursor.execute(
+                    f"DELETE FROM {_TABLE} WHERE receipt = %s AND {where}", [receipt, *params]
+                )
 
     def release(self, handles: Sequence[str], *, delay_seconds: int = 0) -> None:
         visible_at = timezone.now() + timedelta(seconds=delay_seconds)

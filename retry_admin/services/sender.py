@@ -17,49 +17,39 @@ its outcome is committed; a message received more than
 waited out, never a reason to exit.
 """
 
+import json
 import logging
 import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Q
+from django.db import connection, transaction
 from django.utils import timezone
 
 from retry_admin.envelope import Envelope, InvalidEnvelope, decode
-from retry_admin.models import (
-    Batch,
-    DeliveryAttempt,
-    MessageLog,
-    Status,
-    insert_rows,
-)
+from retry_admin.models import Batch, DeliveryAttempt, MessageLog, Status
+from retry_admin.models.rawsql import datetime_param, in_list, uuid_param
 from retry_admin.outage import DATABASE_DOWN, Outage, outlast, reset_database_connection
 from retry_admin.queues import QueueBackend, QueueError, get_backend
 from retry_admin.queues.base import ReceivedMessage
-from retry_admin.services.delivery import Delivery, deliver
+from retry_admin.services.delivery import BatchInfo, Delivery, deliver
 from retry_admin.services.health import heartbeat
 from retry_admin.services.keeper import LeaseKeeper
-from retry_admin.services.transitions import messages_dead_letter, messages_record_outcomes
+from retry_admin.services.transitions import (
+    Failure,
+    messages_dead_letter,
+    messages_record_outcomes,
+)
 
 logger = logging.getLogger(__name__)
 
 Outcome = DeliveryAttempt.Outcome
-_LOADED = (
-    "id",
-    "batch_id",
-    "recipient",
-    "context",
-    "status",
-    "retry_count",
-    "attempt_count",
-    "enqueue_source",
-    "last_error",
-)
+_LOG = MessageLog._meta.db_table
+_ATTEMPT = DeliveryAttempt._meta.db_table
 TOO_MANY_RECEIVES = "Received more than QUEUE_MAX_RECEIVES={limit} times without an outcome"
 
 
@@ -118,36 +108,57 @@ def sender_process_chunk(
             continue
         envelopes[item.handle] = (item, envelope)
 
-    # Only what delivering reads: the timestamps it never reads are most of
-    # the cost of loading a chunk. (Fields it assigns need not be loaded.)
-    logs = MessageLog.objects.only(*_LOADED).in_bulk(
-        [env.message_id for _, env in envelopes.values()]
+    # The lease is taken as the chunk's logs are read, in one statement; only
+    # the envelopes it did not lease (already handled, dead-lettered, leased by
+    # another worker, unknown, or received too often) need a second look.
+    limit = settings.QUEUE_MAX_RECEIVES
+    lease_token = uuid.uuid4()
+    leased = _lease(
+        [env.message_id for item, env in envelopes.values() if item.receive_count <= limit],
+        lease_token,
+        lease_until,
     )
-    _attach_batches(logs.values())
-    too_many: dict[uuid.UUID, int] = {}  # logs whose envelope goes to the DLQ -> receives
     candidates: dict[uuid.UUID, Delivery] = {}
     to_ack: list[str] = []
+    second_look: list[tuple[str, ReceivedMessage, uuid.UUID]] = []
     for handle, (item, envelope) in envelopes.items():
-        log = logs.get(envelope.message_id)
-        if log is None:
-            logger.error("Dead-lettering envelope for unknown message id %s", envelope.message_id)
-            poison[handle] = f"No message log with id {envelope.message_id}"
-        elif item.receive_count > settings.QUEUE_MAX_RECEIVES and log.status == Status.PENDING:
-            poison[handle] = TOO_MANY_RECEIVES.format(limit=settings.QUEUE_MAX_RECEIVES)
-            too_many[log.pk] = item.receive_count
-        elif log.status == Status.DEAD_LETTERED:
-            # Marked dead before its copy reached the DLQ (SQS/Azure) and the
-            # copy failed: send it there again rather than ack it away.
-            poison[handle] = log.last_error or "Dead-lettered"
-        elif log.status != Status.PENDING or log.pk in candidates:
-            to_ack.append(handle)  # already handled: de-duplicated
+        pk = envelope.message_id
+        row = leased.get(pk) if item.receive_count <= limit else None
+        if row is None:
+            second_look.append((handle, item, pk))
+        elif pk in candidates:
+            to_ack.append(handle)  # a second copy in this chunk: de-duplicated
             report.skipped += 1
         else:
-            candidates[log.pk] = Delivery(log, handle, item.receive_count)
-
-    lease_token, leased = _take_leases(list(candidates), lease_until)
-    deferred = [d.handle for pk, d in candidates.items() if pk not in leased]
-    deliveries = [d for pk, d in candidates.items() if pk in leased]
+            candidates[pk] = Delivery(pk, row[0], handle, item.receive_count, *row[1:])
+    too_many: dict[uuid.UUID, int] = {}  # logs whose envelope goes to the DLQ -> receives
+    deferred: list[str] = []
+    if second_look:
+        states = {
+            pk: (status, last_error)
+            for pk, status, last_error in MessageLog.objects.filter(
+                id__in={pk for _, _, pk in second_look}
+            ).values_list("id", "status", "last_error")
+        }
+        for handle, item, pk in second_look:
+            status, last_error = states.get(pk, (None, ""))
+            if status is None:
+                logger.error("Dead-lettering envelope for unknown message id %s", pk)
+                poison[handle] = f"No message log with id {pk}"
+            elif item.receive_count > limit and status == Status.PENDING and pk not in candidates:
+                poison[handle] = TOO_MANY_RECEIVES.format(limit=limit)
+                too_many[pk] = item.receive_count
+            elif status == Status.DEAD_LETTERED:
+                # Marked dead before its copy reached the DLQ (SQS/Azure) and the
+                # copy failed: send it there again rather than ack it away.
+                poison[handle] = last_error or "Dead-lettered"
+            elif status != Status.PENDING or pk in candidates:
+                to_ack.append(handle)  # already handled: de-duplicated
+                report.skipped += 1
+            else:
+                # Another worker holds the lease (it is sending a copy right
+                # now): look again once that lease has expired.
+                deferred.append(handle)
 
     if poison:
         with transaction.atomic():
@@ -158,18 +169,65 @@ def sender_process_chunk(
     if to_ack:
         backend.ack(to_ack)
     if deferred:
-        # Another worker holds the lease (it is sending a copy right now):
-        # look again once that lease has expired.
         backend.release(deferred, delay_seconds=visibility)
         report.deferred = len(deferred)
 
+    deliveries = list(candidates.values())
+    batches = _batches({d.batch_id for d in deliveries})
     held = {d.handle: d.pk for d in deliveries}
     with LeaseKeeper(backend, visibility=visibility, token=lease_token, held=held) as keeper:
-        for group in deliver(deliveries, window=settings.SENDER_CONCURRENCY):
+        for group in deliver(
+            deliveries,
+            batches,
+            window=settings.SENDER_CONCURRENCY,
+            inline_window=settings.SENDER_BATCH_SIZE,
+        ):
             counts = _record_and_ack(backend, keeper, group, lease_token, should_stop)
             for name, value in counts.items():
                 setattr(report, name, getattr(report, name) + value)
     return report
+
+
+def _lease(ids: list[uuid.UUID], token: uuid.UUID, until: datetime) -> dict[uuid.UUID, tuple]:
+    """Lease the pending logs among ``ids`` nobody else is sending, reading
+    what delivering needs of them in the same statement (``RETURNING``).
+    Returns, by log id: (id as the database holds it, batch id, recipient,
+    context, retry count, attempt count, enqueue source)."""
+    if not ids:
+        return {}
+    native = connection.features.has_native_uuid_field
+    by_db_id = {pk if native else pk.hex: pk for pk in ids}
+    where, params = in_list("id", list(by_db_id))
+    sql = (
+        f"UPDATE {_LOG} SET lease_token = %s, lease_expires_at = %s"
+        f" WHERE {where} AND status = %s"
+        " AND (lease_expires_at IS NULL OR lease_expires_at < %s)"
+        " RETURNING id, batch_id, recipient, context, retry_count, attempt_count, enqueue_source"
+    )
+    now = timezone.now()
+    args = [uuid_param(token), datetime_param(until), *params, Status.PENDING.value]
+    args.append(datetime_param(now))
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(sql, args)
+        rows = cursor.fetchall()
+    leased = {}
+    loads = json.loads
+    for db_id, batch_id, recipient, context, *rest in rows:
+        if context.__class__ is str:  # JSON text on SQLite, and jsonb as Django loads it
+            context = loads(context)
+        leased[by_db_id[db_id]] = (db_id, batch_id, recipient, context, *rest)
+    return leased
+
+
+def _batches(ids: set[int | None]) -> dict[int, BatchInfo]:
+    """The chunk's batches (mostly one) with their template, in one query."""
+    ids.discard(None)
+    if not ids:
+        return {}
+    rows = Batch.objects.filter(id__in=ids).values_list(
+        "id", "channel", "template__name", "template__body"
+    )
+    return {pk: BatchInfo(*rest) for pk, *rest in rows}
 
 
 def _record_and_ack(
@@ -207,35 +265,11 @@ def _record_and_ack(
 
 def _recorded(group: list[Delivery]) -> bool:
     """Whether every delivery of ``group`` already has its attempt row."""
-    wanted = {(d.pk, d.log.attempt_count + 1) for d in group}
+    wanted = {(d.pk, d.attempt_count + 1) for d in group}
     found = DeliveryAttempt.objects.filter(
         message_id__in=[pk for pk, _ in wanted], number__in={n for _, n in wanted}
     ).values_list("message_id", "number")
     return wanted <= set(found)
-
-
-def _attach_batches(logs) -> None:
-    """Give each log its batch and template from one query of the chunk's
-    batches, cached as select_related would: a join builds a Batch and a
-    Template per log, and a chunk is mostly one batch."""
-    logs = list(logs)
-    ids = {log.batch_id for log in logs if log.batch_id is not None}
-    batches = Batch.objects.select_related("template").in_bulk(ids) if ids else {}
-    cache = MessageLog.batch.field.set_cached_value
-    for log in logs:
-        cache(log, batches.get(log.batch_id))
-
-
-def _take_leases(ids: list[uuid.UUID], until) -> tuple[uuid.UUID, set[uuid.UUID]]:
-    """Lease the pending logs nobody else is sending; returns (token, leased ids)."""
-    token = uuid.uuid4()
-    if not ids:
-        return token, set()
-    MessageLog.objects.filter(id__in=ids, status=Status.PENDING).filter(
-        Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=timezone.now())
-    ).update(lease_token=token, lease_expires_at=until)
-    leased = MessageLog.objects.filter(id__in=ids, lease_token=token).values_list("id", flat=True)
-    return token, set(leased)
 
 
 def _dead_letter(
@@ -264,33 +298,46 @@ def _dead_letter_on_queue(backend: QueueBackend, poison: dict[str, str]) -> None
 
 
 def _record(deliveries: list[Delivery], *, lease_token: uuid.UUID) -> Counter:
-    """Write a group's attempts and status changes, in bulk."""
+    """Write a group's attempt rows (one ``executemany``) and its status
+    changes (``transitions.messages_record_outcomes``)."""
     if not deliveries:
         return Counter()
     now = timezone.now()
-    sent_by_receives: dict[int, list[uuid.UUID]] = {}
-    failures = []
+    when = datetime_param(now)
+    sent_by_receives: dict[int, list[object]] = {}
+    failures: list[Failure] = []
+    attempts = []
     for d in deliveries:
         if d.outcome == Outcome.SENT:
-            sent_by_receives.setdefault(d.receive_count, []).append(d.pk)
+            sent_by_receives.setdefault(d.receive_count, []).append(d.db_id)
         else:
-            failures.append((d.log, d.error, d.outcome == Outcome.PERMANENT, d.receive_count))
-    insert_rows(
-        DeliveryAttempt,
-        ["message_id", "number", "source", "outcome", "error", "duration_ms"],
-        [
+            failures.append(
+                Failure(
+                    d.db_id,
+                    d.error,
+                    d.outcome == Outcome.PERMANENT,
+                    d.retry_count,
+                    d.attempt_count,
+                    d.receive_count,
+                )
+            )
+        attempts.append(
             (
-                d.pk,
-                d.log.attempt_count + 1,
-                d.log.enqueue_source,
-                d.outcome,
+                d.db_id,
+                d.attempt_count + 1,
+                d.enqueue_source,
+                str(d.outcome),
                 d.error,
                 round(d.duration_ms, 3),
+                when,
             )
-            for d in deliveries
-        ],
-        created_at=now,
-    )
+        )
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            f"INSERT INTO {_ATTEMPT} (message_id, number, source, outcome, error, duration_ms,"
+            " created_at) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+            attempts,
+        )
     return messages_record_outcomes(
         sent_by_receives=sent_by_receives, failures=failures, lease_token=lease_token, now=now
     )

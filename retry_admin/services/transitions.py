@@ -23,7 +23,9 @@ import uuid
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import NamedTuple
 
+from django.db import connection
 from django.db.models import F
 from django.utils import timezone
 
@@ -36,82 +38,94 @@ from retry_admin.models import (
     Status,
     error_signature,
 )
+from retry_admin.models.rawsql import datetime_param, in_list, uuid_param
 from retry_admin.services.events import message_events_record
 
-_FAILURE_FIELDS = [
-    "status",
-    "last_error",
-    "error_signature",
-    "next_retry_at",
-    "attempt_count",
-    "receive_count",
-    "updated_at",
-    "lease_token",
-    "lease_expires_at",
-]
+_LOG = MessageLog._meta.db_table
 
 
 # The sender's outcomes
 
 
+class Failure(NamedTuple):
+    """A delivery that failed, as ``messages_record_outcomes`` records it."""
+
+    db_id: object  # the log's id as the database holds it
+    error: str
+    permanent: bool
+    retry_count: int
+    attempt_count: int  # before this attempt
+    receive_count: int
+
+
 def messages_record_outcomes(
     *,
-    sent_by_receives: dict[int, list[uuid.UUID]],
-    failures: Sequence[tuple[MessageLog, str, bool, int]],
+    sent_by_receives: dict[int, list[object]],
+    failures: Sequence[Failure],
     lease_token: uuid.UUID,
     now: datetime,
 ) -> Counter:
     """Record a group of deliveries: ``sent_by_receives`` maps a receive count
-    to the ids sent at it; ``failures`` are (log, error, permanent, receive
-    count). Returns how many became sent, failed and permanently failed."""
+    to the ids (as the database holds them) sent at it. One statement per
+    receive count for the sent ones, one look-up and one ``executemany`` for
+    the failures, one upsert of the hour's counts. Returns how many became
+    sent, failed and permanently failed."""
     counts: Counter = Counter()
-    for receives, ids in sent_by_receives.items():
-        # Not guarded by the lease: a send the channel reported as done is
-        # recorded even if a stalled sender lost its lease meanwhile (only a
-        # log already sent is left alone, so nothing is counted twice).
-        counts["sent"] += (
-            MessageLog.objects.filter(id__in=ids)
-            .exclude(status=Status.SENT)
-            .update(
-                status=Status.SENT,
-                sent_at=now,
-                updated_at=now,
-                last_error="",
-                error_signature="",
-                next_retry_at=None,
-                lease_token=None,
-                lease_expires_at=None,
-                receive_count=receives,
-                attempt_count=F("attempt_count") + 1,
+    when = datetime_param(now)
+    with connection.cursor() as cursor:
+        for receives, ids in sent_by_receives.items():
+            # Not guarded by the lease: a send the channel reported as done is
+            # recorded even if a stalled sender lost its lease meanwhile (only a
+            # log already sent is left alone, so nothing is counted twice).
+            where, params = in_list("id", ids)
+            cursor.execute(
+                f"UPDATE {_LOG} SET status = %s, sent_at = %s, updated_at = %s,"
+                " last_error = '', error_signature = '', next_retry_at = NULL,"
+                " lease_token = NULL, lease_expires_at = NULL, receive_count = %s,"
+                f" attempt_count = attempt_count + 1 WHERE {where} AND status <> %s",
+                [Status.SENT.value, when, when, receives, *params, Status.SENT.value],
             )
-        )
-    if failures:
-        # Guarded by the lease: a sender whose lease ran out must not
-        # overwrite (or count) the outcome of the one that took over.
-        still_leased = set(
-            MessageLog.objects.filter(
-                id__in=[log.pk for log, *_ in failures], lease_token=lease_token
-            ).values_list("id", flat=True)
-        )
-        rows = []
-        for log, error, permanent, receives in failures:
-            if log.pk not in still_leased:
-                continue
-            if permanent or policy.is_exhausted(log.retry_count):
-                log.status, log.next_retry_at = Status.PERMANENTLY_FAILED, None
-            else:
-                log.status = Status.FAILED
-                log.next_retry_at = policy.next_retry_at(retry_count=log.retry_count, now=now)
-            log.last_error, log.error_signature = error, error_signature(error)
-            log.attempt_count += 1
-            log.receive_count = receives
-            log.updated_at = now
-            log.lease_token = log.lease_expires_at = None
-            counts[log.status.value] += 1  # "failed" or "permanently_failed"
-            rows.append(log)
-        MessageLog.objects.filter(lease_token=lease_token).bulk_update(
-            rows, _FAILURE_FIELDS, batch_size=500
-        )
+            counts["sent"] += cursor.rowcount
+        if failures:
+            # Guarded by the lease: a sender whose lease ran out must not
+            # overwrite (or count) the outcome of the one that took over.
+            token = uuid_param(lease_token)
+            where, params = in_list("id", [f.db_id for f in failures])
+            cursor.execute(
+                f"SELECT id FROM {_LOG} WHERE {where} AND lease_token = %s", [*params, token]
+            )
+            still_leased = {row[0] for row in cursor.fetchall()}
+            rows = []
+            for f in failures:
+                if f.db_id not in still_leased:
+                    continue
+                if f.permanent or policy.is_exhausted(f.retry_count):
+                    status, retry_at = Status.PERMANENTLY_FAILED, None
+                else:
+                    status = Status.FAILED
+                    retry_at = policy.next_retry_at(retry_count=f.retry_count, now=now)
+                counts[status.value] += 1  # "failed" or "permanently_failed"
+                rows.append(
+                    (
+                        status.value,
+                        f.error,
+                        error_signature(f.error),
+                        datetime_param(retry_at),
+                        f.attempt_count + 1,
+                        f.receive_count,
+                        when,
+                        f.db_id,
+                        token,
+                    )
+                )
+            if rows:
+                cursor.executemany(
+                    f"UPDATE {_LOG} SET status = %s, last_error = %s, error_signature = %s,"
+                    " next_retry_at = %s, attempt_count = %s, receive_count = %s,"
+                    " updated_at = %s, lease_token = NULL, lease_expires_at = NULL"
+                    " WHERE id = %s AND lease_token = %s",
+                    rows,
+                )
     HourlyCount.add(**counts)
     return counts
 

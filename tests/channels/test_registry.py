@@ -46,7 +46,9 @@ def test_the_log_channel_writes_a_line_to_the_delivery_log(deliveries):
     message = OutgoingMessage(
         message_id=uuid.UUID(int=99), recipient="ada@example.com", body="Hello Ada!", attempt=3
     )
-    get_channel("log").send(message)
+    channel = get_channel("log")
+    channel.send(message)
+    channel.flush()  # the sender flushes after each window of sends
     [record] = [r for r in deliveries.records if r.name == "retry_admin.deliveries"]
     assert record.levelno == logging.INFO
     line = record.getMessage()
@@ -54,6 +56,37 @@ def test_the_log_channel_writes_a_line_to_the_delivery_log(deliveries):
     assert "attempt=3" in line
     assert "'ada@example.com'" in line
     assert "'Hello Ada!'" in line
+
+
+def test_the_log_channel_writes_a_window_in_one_call_one_line_per_message(tmp_path):
+    from retry_admin.channels.log import DeliveryLogHandler
+
+    handler = DeliveryLogHandler(tmp_path / "d.log")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logger = logging.getLogger("retry_admin.deliveries")
+    logger.addHandler(handler)
+    records = []
+    handler.addFilter(lambda record: records.append(record) or True)
+    channel = LogChannel()
+    try:
+        for i in range(3):
+            channel.send(
+                OutgoingMessage(
+                    message_id=uuid.UUID(int=i), recipient=f"r{i}", body="two\nlines", attempt=1
+                )
+            )
+        assert records == []  # nothing written before the flush
+        channel.flush()
+        channel.flush()  # nothing left: no second record
+    finally:
+        logger.removeHandler(handler)
+        handler.close()
+    assert len(records) == 1
+    lines = (tmp_path / "d.log").read_text().splitlines()
+    assert len(lines) == 3
+    for i, line in enumerate(lines):
+        assert " INFO retry_admin.deliveries: delivered message_id=" in line
+        assert f"{uuid.UUID(int=i)} attempt=1 to='r{i}' body='two\\nlines'" in line
 
 
 def test_the_delivery_log_rotates_once_past_its_size(tmp_path):
