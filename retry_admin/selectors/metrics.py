@@ -79,10 +79,22 @@ class DatabaseCollector(Collector):
         by_status = GaugeMetricFamily(
             f"{PREFIX}_messages", "Message logs by status now.", labels=["status"]
         )
-        counts = status_counts()["counts"]
+        figures = status_counts()
         for status in Status.values:
-            by_status.add_metric([status], counts.get(status, 0))
+            by_status.add_metric([status], figures["counts"].get(status, 0))
         yield by_status
+        yield GaugeMetricFamily(
+            f"{PREFIX}_recovered_messages",
+            "Messages sent now whose successful attempt was a retry (any route).",
+            value=figures["recovered"],
+        )
+        if figures["retry_success_rate"] is not None:
+            yield GaugeMetricFamily(
+                f"{PREFIX}_retry_success_ratio",
+                "Of the retried messages that finished (sent or permanently failed), the "
+                "share sent (absent while none has finished).",
+                value=figures["retry_success_rate"],
+            )
         outcomes = CounterMetricFamily(
             f"{PREFIX}_outcomes",
             'Messages that reached each outcome, all time (rate() of outcome="sent" is '

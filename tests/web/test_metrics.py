@@ -9,6 +9,7 @@ from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
 from retry_admin.models import DeliveryAttempt, HourlyCount, MessageLog, RetryRun, Status
+from retry_admin.selectors.figures import status_counts
 from retry_admin.services.cleanup import cleanup_run
 from retry_admin.services.sender import sender_drain
 
@@ -50,6 +51,8 @@ def test_it_needs_the_token_or_a_console_user(viewer, django_user_model):
     assert wrong.status_code == 401
     basic = Client().get("/metrics", HTTP_AUTHORIZATION=f"Basic {TOKEN}")
     assert basic.status_code == 401
+    for odd in ("Bearer", "Bearer  ", f"Bearer {TOKEN}x", "Bearer é\u2028", "\x00", TOKEN):
+        assert Client().get("/metrics", HTTP_AUTHORIZATION=odd).status_code == 401, odd
     assert Client().get("/metrics", HTTP_AUTHORIZATION=f"Bearer {TOKEN}").status_code == 200
     console = Client()
     console.force_login(viewer)
@@ -100,6 +103,9 @@ def test_counts_depths_and_outcomes_match_the_data(make_batch, settings):
     assert value(samples, "retry_admin_queue_up") == 1
     assert value(samples, "retry_admin_dlq_messages") == 0
     assert value(samples, "retry_admin_outcomes_total", outcome="sent") == report.sent
+    figures = status_counts()
+    assert value(samples, "retry_admin_recovered_messages") == figures["recovered"]
+    assert ("retry_admin_retry_success_ratio", frozenset()) not in samples  # none retried yet
     assert value(samples, "retry_admin_outcomes_total", outcome="failed") == report.failed
     assert (
         value(samples, "retry_admin_outcomes_total", outcome="permanently_failed")
@@ -208,3 +214,19 @@ def test_nothing_is_kept_in_process_memory(make_batch):
     assert registry.get_sample_value("retry_admin_outcomes_total", {"outcome": "sent"}) == 0
     sender_drain(until_empty=True, poll_seconds=0)
     assert registry.get_sample_value("retry_admin_outcomes_total", {"outcome": "sent"}) == 4
+
+
+@pytest.mark.django_db
+def test_the_retry_figures_are_the_overviews(batch_with_failures):
+    from retry_admin.models import Source
+
+    logs = list(MessageLog.objects.filter(batch=batch_with_failures))
+    MessageLog.objects.filter(pk__in=[logs[0].pk, logs[1].pk, logs[2].pk]).update(
+        status=Status.SENT, enqueue_source=Source.RETRY
+    )
+    MessageLog.objects.filter(pk=logs[3].pk).update(
+        status=Status.PERMANENTLY_FAILED, enqueue_source=Source.MANUAL
+    )
+    samples = scrape()
+    assert value(samples, "retry_admin_recovered_messages") == 3
+    assert value(samples, "retry_admin_retry_success_ratio") == 0.75
