@@ -8,12 +8,46 @@ import math
 import os
 import re
 from collections.abc import Iterable
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
+from dotenv import dotenv_values
+from dotenv.parser import parse_stream
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
+
+
+ENV_FILE_VARIABLE = "RETRY_ADMIN_ENV_FILE"
+
+
+def load_env_file(default: Path) -> Path | None:
+    """Fill in the environment from a ``.env`` file (python-dotenv's syntax:
+    ``KEY=value``, ``export``, quotes, ``#`` comments): the file named by
+    ``RETRY_ADMIN_ENV_FILE``, else ``default`` if it exists. A variable the
+    real environment sets, even to blank, wins over the file. A named file
+    that is missing or a line that does not parse stops start-up. Returns the
+    file read, if any."""
+    named = _raw(ENV_FILE_VARIABLE)
+    path = Path(named) if named else default
+    if not path.is_file():
+        if named:
+            raise ImproperlyConfigured(f"{ENV_FILE_VARIABLE} names {named!r}: no such file")
+        return None
+    try:
+        with path.open(encoding="utf-8") as stream:
+            bad = [binding.original.line for binding in parse_stream(stream) if binding.error]
+        values = dotenv_values(path, encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ImproperlyConfigured(f"The settings file {path} cannot be read: {exc}") from None
+    if bad:
+        lines = ", ".join(str(line) for line in bad[:5])
+        raise ImproperlyConfigured(f"The settings file {path} has lines that do not parse: {lines}")
+    for name, value in values.items():
+        if value is not None and name not in os.environ:
+            os.environ[name] = value
+    return path
 
 
 def _raw(name: str) -> str | None:

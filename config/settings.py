@@ -21,6 +21,7 @@ from config.env import (
     env_match,
     env_str,
     env_url,
+    load_env_file,
     url_without_password,
 )
 from config.private import PRIVATE_DIR, PRIVATE_FILE, make_private
@@ -28,6 +29,9 @@ from retry_admin.channels.registry import CHANNELS
 from retry_admin.queues.registry import BACKENDS
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+# A .env file fills in what the environment does not set (RETRY_ADMIN_ENV_FILE,
+# default .env beside manage.py); read before any other setting.
+ENV_FILE = load_env_file(BASE_DIR / ".env")
 VAR_DIR = Path(env_str("RETRY_ADMIN_VAR_DIR", str(BASE_DIR / "var")))
 VAR_DIR.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR)
 make_private(VAR_DIR, PRIVATE_DIR)
@@ -256,7 +260,8 @@ MESSAGE_RETRY_INTERVAL_HOURS = env_float(
     "MESSAGE_RETRY_INTERVAL_HOURS", 6, minimum=1 / 60, maximum=HOURS_IN_A_YEAR
 )
 RETRY_BACKOFF = env_choice("RETRY_BACKOFF", "fixed", ["fixed", "exponential"])
-RETRY_CYCLE_LIMIT = env_int("RETRY_CYCLE_LIMIT", 0, minimum=0)  # 0: no limit
+# The seed's 100 messages per cycle; 0: no limit.
+RETRY_CYCLE_LIMIT = env_int("RETRY_CYCLE_LIMIT", 100, minimum=0)
 QUEUE_MAX_RECEIVES = env_int("QUEUE_MAX_RECEIVES", 5, minimum=1, maximum=1000)
 QUEUE_VISIBILITY_TIMEOUT = env_int("QUEUE_VISIBILITY_TIMEOUT", 60, minimum=1, maximum=43200)
 SENDER_POLL_SECONDS = env_float("SENDER_POLL_SECONDS", 5, minimum=0.05, maximum=3600)
@@ -304,6 +309,10 @@ if SIMULATED_TRANSIENT_RATE + SIMULATED_PERMANENT_RATE > 1:
     )
 SIMULATED_SEED = env_int("SIMULATED_SEED", 0)
 RETENTION_DAYS = env_int("RETENTION_DAYS", 30, minimum=1)
+# Which failed logs retention deletes: "invalid" (data the retry cycle can
+# never send, so it skips them every cycle) or "all" (the design's rule; it
+# also deletes valid failures a capped cycle has not reached yet).
+RETENTION_FAILED = env_choice("RETENTION_FAILED", "invalid", ["invalid", "all"])
 MAX_BATCH_RECIPIENTS = env_int("MAX_BATCH_RECIPIENTS", 200_000, minimum=1)
 # The overview's figures are shared by every viewer and recomputed at most this
 # often (seconds): exact counts over a million logs cost ~150 ms.

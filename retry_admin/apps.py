@@ -21,3 +21,6 @@ class RetryAdminConfig(AppConfig):
 
     def ready(self) -> None:
         connection_created.connect(_private_sqlite_files, dispatch_uid="retry_admin.private_sqlite")
+        from retry_admin.logevents import log_service_start
+
+        log_service_start()  # qcluster, run_sender: start and stop in the log

@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
+from retry_admin import policy
 from retry_admin.models import Status
 from retry_admin.models.ids import uuid7_floor
 
@@ -84,6 +85,9 @@ class MessageFilter:
     error: str = ""
     created_from: date | None = None
     created_to: date | None = None
+    # Only messages whose data the retry cycle cannot send (policy.invalid_q):
+    # the console's "invalid, skipped".
+    invalid: bool = False
 
     @classmethod
     def from_params(cls, params: Mapping[str, str]) -> "MessageFilter":
@@ -119,6 +123,9 @@ class MessageFilter:
         start, end = dates["created_from"], dates["created_to"]
         if not errors and start and end and start > end:
             errors["created_to"] = "The end date is before the start date"
+        raw_invalid = (params.get("invalid") or "").strip().lower()
+        if raw_invalid not in ("", "true", "false", "on", "1", "0"):
+            errors["invalid"] = f"invalid must be true or false, not {raw_invalid[:40]!r}"
         if errors:
             raise ValidationError(errors)
         return cls(
@@ -128,13 +135,16 @@ class MessageFilter:
             error=(params.get("error") or "").strip()[:255],
             created_from=dates["created_from"],
             created_to=dates["created_to"],
+            invalid=raw_invalid in ("true", "on", "1"),
         )
 
     def as_params(self) -> dict[str, str]:
         """The non-empty filters, for URLs (shareable, back button works)."""
         params = {}
         for key, value in asdict(self).items():
-            if value not in (None, ""):
+            if value is True:
+                params[key] = "true"
+            elif value is not None and value != "" and value is not False:
                 params[key] = value.isoformat() if isinstance(value, date) else str(value)
         return params
 
@@ -155,6 +165,8 @@ class MessageFilter:
             )
         if self.error:
             qs = qs.filter(error_signature=self.error)
+        if self.invalid:
+            qs = qs.filter(policy.invalid_q())
         tz = timezone.get_current_timezone()
         if self.created_from:
             start = datetime.combine(self.created_from, time.min, tzinfo=tz)

@@ -13,7 +13,8 @@ a failure, a failed re-enqueue, and the message page's outlook.
 * **gone**: its batch or the batch's template no longer exists; it can never
   be rendered again, so it is permanently failed.
 * **invalid**: no recipient, or a context that is not an object; the cycle
-  skips it and logs why.
+  skips it and logs why (``invalid_reason`` for one row, ``invalid_q`` for a
+  query: the console's "invalid, skipped" filter and retention cleanup).
 * **next retry time**: with ``RETRY_BACKOFF=fixed`` (the seed) none of its
   own; with ``exponential`` the wait doubles per retry made, ±20 % jitter so
   a failed batch does not come back as one wave.
@@ -23,7 +24,8 @@ import random
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Q
+from django.db.models import CharField, Func, Q, Value
+from django.db.models.lookups import Exact
 
 FAILED = "failed"  # Status.FAILED; models import this module, not the reverse
 BATCH_OR_TEMPLATE_GONE = "Batch or template no longer exists"
@@ -76,6 +78,24 @@ def invalid_reason(recipient: str, context: object) -> str | None:
     if not isinstance(context, dict):
         return "context is not an object"
     return None
+
+
+class JSONType(Func):
+    """A JSON column's type ("object", "array", "string", ...)."""
+
+    output_field = CharField()
+
+    def as_sqlite(self, compiler, connection, **extra):
+        return super().as_sql(compiler, connection, function="JSON_TYPE", **extra)
+
+    def as_postgresql(self, compiler, connection, **extra):
+        return super().as_sql(compiler, connection, function="JSONB_TYPEOF", **extra)
+
+
+def invalid_q() -> Q:
+    """``invalid_reason`` as a query: a blank recipient, or a context that is
+    not a JSON object."""
+    return Q(recipient__regex=r"^\s*$") | ~Q(Exact(JSONType("context"), Value("object")))
 
 
 def per_message_backoff() -> bool:

@@ -28,6 +28,9 @@ class RetryRun(models.Model):
     still_failed = models.PositiveIntegerField(default=0)
     permanently_failed = models.PositiveIntegerField(default=0)
     skipped = models.PositiveIntegerField(default=0)
+    # Eligible (and valid) messages a cycle capped by RETRY_CYCLE_LIMIT left
+    # for the next one; 0 when it took them all.
+    left = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True, default="")
 
     class Meta:
@@ -50,6 +53,7 @@ class AuditEvent(models.Model):
         DLQ_REPLAY = "dlq_replay", "Replayed the DLQ"
         DLQ_PURGE = "dlq_purge", "Purged the DLQ"
         RETRY_CYCLE = "retry_cycle", "Triggered a retry cycle"
+        RETENTION_CLEANUP = "retention_cleanup", "Deleted expired failed messages"
 
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL

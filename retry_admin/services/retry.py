@@ -31,6 +31,7 @@ from django.utils import timezone
 from retry_admin import policy
 from retry_admin.filters import unique
 from retry_admin.locks import held_lock, lock_is_held
+from retry_admin.logevents import log_event
 from retry_admin.models import (
     AuditEvent,
     MessageEvent,
@@ -74,8 +75,17 @@ def _claim_chunk(now, after: uuid.UUID | None, limit: int) -> tuple[list[tuple],
         valid = []
         for pk, recipient, context in rows:
             reason = policy.invalid_reason(recipient, context)
-            if reason:
-                logger.warning("Retry cycle skipped message %s: %s", pk, reason)
+            if reason:  # its payload cannot be built: the design's "skip and log error"
+                log_event(
+                    logger,
+                    logging.ERROR,
+                    "retry_cycle.payload_invalid",
+                    "Retry cycle skipped message %s: %s",
+                    pk,
+                    reason,
+                    message_id=str(pk),
+                    reason=reason,
+                )
             else:
                 valid.append(pk)
         claimed = messages_claim_for_retry(message_ids=valid, now=timezone.now())
@@ -87,11 +97,7 @@ def _claim_chunk(now, after: uuid.UUID | None, limit: int) -> tuple[list[tuple],
 def _plan(now) -> RetryRun:
     """What a cycle would do now, without doing it."""
     eligible = MessageLog.objects.eligible_for_retry(now)
-    invalid = sum(
-        1
-        for recipient, context in eligible.values_list("recipient", "context").iterator(2000)
-        if policy.invalid_reason(recipient, context)
-    )
+    invalid = eligible.filter(policy.invalid_q()).count()
     selected = eligible.count()
     limit = settings.RETRY_CYCLE_LIMIT or None
     requeue = selected - invalid if limit is None else min(limit, selected - invalid)
@@ -102,6 +108,7 @@ def _plan(now) -> RetryRun:
         selected=selected,
         requeued=requeue,
         skipped=invalid,
+        left=selected - invalid - requeue,
         permanently_failed=MessageLog.objects.out_of_retries().count(),
     )
 
@@ -117,6 +124,21 @@ def retry_cycle_run(
     if dry_run:
         plan = _plan(now)
         plan.trigger, plan.actor = trigger, actor
+        log_event(
+            logger,
+            logging.INFO,
+            "retry_cycle.dry_run",
+            "Retry cycle dry run by %s (%s): would requeue %d",
+            actor_name(actor),
+            trigger,
+            plan.requeued,
+            trigger=trigger,
+            by=actor_name(actor),
+            selected=plan.selected,
+            requeued=plan.requeued,
+            skipped=plan.skipped,
+            left=plan.left,
+        )
         return plan
     with held_lock(CYCLE_LOCK) as token:
         if token is None:
@@ -128,25 +150,61 @@ def retry_cycle_run(
         run = RetryRun.objects.create(trigger=trigger, actor=actor, started_at=now)
         if actor is not None:
             audit_record(user=actor, action=AuditEvent.Action.RETRY_CYCLE, target=f"run {run.pk}")
+        log_event(
+            logger,
+            logging.INFO,
+            "retry_cycle.started",
+            "Retry cycle %s started (%s, by %s)",
+            run.pk,
+            trigger,
+            actor_name(actor),
+            run=run.pk,
+            trigger=trigger,
+            by=actor_name(actor),
+            limit=settings.RETRY_CYCLE_LIMIT,
+        )
         try:
             _run_cycle(run, now)
         except Exception as exc:
             run.error = f"{exc.__class__.__name__}: {exc}"
-            logger.exception("Retry cycle %s failed", run.pk)
+            log_event(
+                logger,
+                logging.ERROR,
+                "retry_cycle.failed",
+                "Retry cycle %s failed: %s",
+                run.pk,
+                run.error,
+                exc_info=True,
+                run=run.pk,
+                error=run.error,
+            )
             raise
         finally:
             run.finished_at = timezone.now()
             run.save()
-        logger.info(
-            "Retry cycle %s: selected=%d requeued=%d still_failed=%d permanently_failed=%d "
-            "skipped=%d in %.2f s",
+        log_event(
+            logger,
+            logging.INFO,
+            "retry_cycle.finished",
+            "Retry cycle %s finished: selected=%d requeued=%d still_failed=%d "
+            "permanently_failed=%d skipped=%d left=%d in %.2f s",
             run.pk,
             run.selected,
             run.requeued,
             run.still_failed,
             run.permanently_failed,
             run.skipped,
+            run.left,
             run.duration_seconds or 0,
+            run=run.pk,
+            selected=run.selected,
+            requeued=run.requeued,
+            still_failed=run.still_failed,
+            permanently_failed=run.permanently_failed,
+            skipped=run.skipped,
+            left=run.left,
+            duration_seconds=round(run.duration_seconds or 0, 3),
+            error=run.error,
         )
         return run
 
@@ -168,23 +226,36 @@ def retry_cycle_trigger(*, trigger: str, user: AbstractBaseUser | None = None) -
         getattr(user, "pk", None),
         task_name=f"retry cycle ({trigger}, {who})",
     )
+    log_event(
+        logger,
+        logging.INFO,
+        "retry_cycle.triggered",
+        "Retry cycle triggered by %s (%s)",
+        who,
+        trigger,
+        trigger=trigger,
+        by=who,
+    )
 
 
 def _run_cycle(run: RetryRun, now) -> None:
     run.permanently_failed += messages_give_up(now=now)
     remaining = settings.RETRY_CYCLE_LIMIT or None
     after = None
+    chunk = 0
     while remaining is None or remaining > 0:
         size = CHUNK if remaining is None else min(CHUNK, remaining)
         rows, claimed = _claim_chunk(now, after, size)
         if not rows:
             break
         after = rows[-1][0]
+        chunk += 1
         run.selected += len(rows)
         run.skipped += len(rows) - len(claimed)
         if remaining is not None:
             remaining -= len(claimed)
         if not claimed:
+            _log_chunk(run, chunk, rows, claimed, None)
             continue
         message_events_record(
             message_ids=claimed,
@@ -203,10 +274,66 @@ def _run_cycle(run: RetryRun, now) -> None:
             )
             run.still_failed += still
             run.permanently_failed += permanent
+        _log_chunk(run, chunk, rows, claimed, result)
         if result.error:
             run.error = f"Queue unavailable: {result.error}"
-            logger.warning("Retry cycle %s stopped: queue unavailable (%s)", run.pk, result.error)
+            log_event(
+                logger,
+                logging.ERROR,
+                "retry_cycle.queue_unavailable",
+                "Retry cycle %s stopped: queue unavailable (%s); the rest waits for the next cycle",
+                run.pk,
+                result.error,
+                run=run.pk,
+                error=str(result.error),
+            )
             break
+    if remaining == 0 and after is not None:  # capped: what it leaves for the next cycle
+        run.left = (
+            MessageLog.objects.eligible_for_retry(now)
+            .filter(id__gt=after)
+            .exclude(policy.invalid_q())
+            .count()
+        )
+
+
+def _log_chunk(run: RetryRun, chunk: int, rows: list, claimed: list, result) -> None:
+    """The design's "batch processing results": one line per chunk, and an
+    ERROR line for the messages the queue did not take."""
+    enqueued = result.enqueued if result is not None else 0
+    not_enqueued = len(result.failed) if result is not None else 0
+    log_event(
+        logger,
+        logging.INFO,
+        "retry_cycle.chunk",
+        "Retry cycle %s chunk %d: looked at %d, skipped %d, requeued %d, not enqueued %d",
+        run.pk,
+        chunk,
+        len(rows),
+        len(rows) - len(claimed),
+        enqueued,
+        not_enqueued,
+        run=run.pk,
+        chunk=chunk,
+        selected=len(rows),
+        skipped=len(rows) - len(claimed),
+        requeued=enqueued,
+        not_enqueued=not_enqueued,
+    )
+    if not_enqueued:
+        reasons = sorted(set(result.failed.values()))
+        log_event(
+            logger,
+            logging.ERROR,
+            "retry_cycle.send_failed",
+            "Retry cycle %s: the queue refused %d messages: %s",
+            run.pk,
+            not_enqueued,
+            "; ".join(reasons)[:500],
+            run=run.pk,
+            count=not_enqueued,
+            reasons=reasons[:10],
+        )
 
 
 # Manual retry
@@ -257,6 +384,22 @@ def message_retry(
         dispatch(message_ids=claimed)
     if dead:
         result.dlq_replayed = dlq_replay_messages(message_ids=dead, user=None).replayed
+    log_event(
+        logger,
+        logging.INFO,
+        "message_retry.triggered",
+        "%s retried %d messages now: %d requeued, %d replayed from the DLQ",
+        who,
+        len(ids),
+        result.requeued,
+        result.dlq_replayed,
+        by=who,
+        requested=len(ids),
+        requeued=result.requeued,
+        dlq_replayed=result.dlq_replayed,
+        already_queued=result.already_queued,
+        not_retryable=result.not_retryable,
+    )
     if not audit:
         return result
     audit_record(

@@ -1,5 +1,6 @@
 """The overview page and the "run the retry cycle now" button."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.http import HttpResponseRedirect
 from django.utils import timezone
@@ -48,6 +49,7 @@ def overview(request):
         "now": timezone.now(),
         "computed_at": figures["computed_at"],
         "figures": selectors.RETRY_FIGURES,
+        "cycle_limit": settings.RETRY_CYCLE_LIMIT,
     }
     return page_or_part(request, "retry_admin/overview.html", "stats", context)
 
