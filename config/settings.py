@@ -171,7 +171,7 @@ AXES_VERBOSE = False
 # Behind HTTPS (all off by default: `make run` serves plain HTTP on 127.0.0.1).
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", False)
 SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", False)
-SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # load balancers probe over plain HTTP
+SECURE_REDIRECT_EXEMPT = [r"^healthz(/live)?$"]  # load balancers probe over plain HTTP
 SECURE_HSTS_SECONDS = env_int("DJANGO_SECURE_HSTS_SECONDS", 0, minimum=0, maximum=2 * 365 * 86400)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
 SECURE_HSTS_PRELOAD = env_bool("DJANGO_SECURE_HSTS_PRELOAD", False)
@@ -262,6 +262,9 @@ MESSAGE_RETRY_INTERVAL_HOURS = env_float(
 RETRY_BACKOFF = env_choice("RETRY_BACKOFF", "fixed", ["fixed", "exponential"])
 # The seed's 100 messages per cycle; 0: no limit.
 RETRY_CYCLE_LIMIT = env_int("RETRY_CYCLE_LIMIT", 100, minimum=0)
+# /healthz calls the retry cycle overdue when no run started within its
+# interval plus this grace (services/health.py).
+RETRY_CYCLE_GRACE_MINUTES = env_float("RETRY_CYCLE_GRACE_MINUTES", 15, minimum=1, maximum=10080)
 QUEUE_MAX_RECEIVES = env_int("QUEUE_MAX_RECEIVES", 5, minimum=1, maximum=1000)
 QUEUE_VISIBILITY_TIMEOUT = env_int("QUEUE_VISIBILITY_TIMEOUT", 60, minimum=1, maximum=43200)
 SENDER_POLL_SECONDS = env_float("SENDER_POLL_SECONDS", 5, minimum=0.05, maximum=3600)

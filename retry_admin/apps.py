@@ -14,6 +14,13 @@ def _private_sqlite_files(sender, connection, **kwargs) -> None:
                 make_private(path)
 
 
+def _worker_spawned(sender, proc_name, **kwargs) -> None:
+    """django-q2 started a worker process: it beats ``worker`` while it lives."""
+    from retry_admin.tasks import worker_started
+
+    worker_started()
+
+
 class RetryAdminConfig(AppConfig):
     name = "retry_admin"
     verbose_name = "Retry Admin"
@@ -21,6 +28,9 @@ class RetryAdminConfig(AppConfig):
 
     def ready(self) -> None:
         connection_created.connect(_private_sqlite_files, dispatch_uid="retry_admin.private_sqlite")
+        from django_q.signals import post_spawn  # imports django_q's models
+
+        post_spawn.connect(_worker_spawned, dispatch_uid="retry_admin.worker_heartbeat")
         from retry_admin.logevents import log_service_start
 
         log_service_start()  # qcluster, run_sender: start and stop in the log

@@ -13,7 +13,7 @@ from retry_admin.services.cleanup import cleanup_run
 from retry_admin.services.dispatch import dispatch
 from retry_admin.services.dlq import dlq_reconcile
 from retry_admin.services.dlq_auto import dlq_auto_replay
-from retry_admin.services.health import heartbeat
+from retry_admin.services.health import heartbeat, worker_beats_start
 from retry_admin.services.mirror import mirror_run
 from retry_admin.services.retry import RetryCycleBusy, retry_cycle_run
 from retry_admin.services.runner import sender_runner_alive
@@ -75,6 +75,11 @@ def cleanup_old_messages() -> dict:
 
 def scheduler_heartbeat() -> None:
     heartbeat("scheduler")
+
+
+def worker_started() -> None:
+    """In each new django-q2 worker process (post_spawn, apps.py)."""
+    worker_beats_start()
 
 
 def mirror_tables() -> dict:

@@ -1,29 +1,12 @@
 #!/usr/bin/env bash
-# Start the web server (127.0.0.1:8000) and the django-q2 worker; Ctrl-C (or
-# SIGTERM to this script) stops both, with their child processes.
+# Start the web server (127.0.0.1:8000), the django-q2 worker (schedules,
+# retry cycle) and the long-running sender from the Procfile, supervised by
+# scripts/supervise.py: a program that exits is restarted with backoff; one
+# that keeps crashing (5 exits within 300 s) stops everything, loudly.
+# Ctrl-C (or SIGTERM to this script) stops them all, with their child processes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PY=.venv/bin/python
-BIND="${BIND:-127.0.0.1:8000}"
-pids=()
-stop() {
-  trap - INT TERM EXIT
-  echo "stopping..."
-  for pid in "${pids[@]}"; do kill -TERM -- "-$pid" 2>/dev/null || true; done
-  for _ in $(seq 20); do
-    alive=0
-    for pid in "${pids[@]}"; do kill -0 -- "-$pid" 2>/dev/null && alive=1; done
-    [ "$alive" = 0 ] && return
-    sleep 0.5
-  done
-  for pid in "${pids[@]}"; do kill -KILL -- "-$pid" 2>/dev/null || true; done
-}
-trap stop INT TERM EXIT
-# Each in its own process group, so stopping reaches every worker process.
-setsid .venv/bin/gunicorn config.wsgi:application --bind "$BIND" \
-  --workers "${WEB_WORKERS:-2}" --threads 4 --access-logfile - &
-pids+=($!)
-setsid $PY manage.py qcluster &
-pids+=($!)
-echo "Retry Admin: http://$BIND/  (Ctrl-C stops the web server and the worker)"
-wait -n "${pids[@]}" || true
+export PATH="$PWD/.venv/bin:$PATH"
+export BIND="${BIND:-127.0.0.1:8000}"
+echo "Retry Admin: http://$BIND/  (Ctrl-C stops the web server, the worker and the sender)"
+exec python scripts/supervise.py Procfile ${SUPERVISE_ARGS:-}

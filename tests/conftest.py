@@ -165,7 +165,17 @@ def make_dead_lettered(make_batch, settings):
 
 
 @pytest.fixture
-def fuzz_world(batch_with_failures, make_dead_lettered) -> dict:
+def live_worker(db, monkeypatch):
+    """A django-q2 worker that reported in (and stays fresh for the test), so
+    the retry trigger queues a cycle instead of answering 503."""
+    from retry_admin.services import health
+
+    monkeypatch.setitem(health.STALE_AFTER, health.WORKER, 3600)
+    health.heartbeat(health.WORKER)
+
+
+@pytest.fixture
+def fuzz_world(batch_with_failures, make_dead_lettered, live_worker) -> dict:
     """Something for every page and endpoint to act on: failed messages (to
     retry) and dead letters (to replay and purge), with ids for paths."""
     make_dead_lettered(3)

@@ -37,6 +37,7 @@ PAGE = (LOGIN, 403, 200, 200, 200)
 ACTION = (LOGIN, 403, 403, 200, 200)
 API_READ = (401, 403, 200, 200, 200)
 API_ACT = (401, 403, 403, 200, 200)
+API_TRIGGER = (401, 403, 403, 202, 202)  # queued for the (live) worker
 
 TABLE: dict[tuple[str, str], tuple] = {}
 
@@ -110,7 +111,13 @@ row(
 row("batches/new/preview/", "POST", "/batches/new/preview/", ACTION)
 row("templates/new/", "POST", "/templates/new/", ACTION, {"template_name": "T"})
 # API (a token for every signed-in role)
-row("api/campaigns/retry-failed-messages", "POST", "/api/campaigns/retry-failed-messages", API_ACT)
+row(
+    "api/campaigns/retry-failed-messages",
+    "POST",
+    "/api/campaigns/retry-failed-messages",
+    API_TRIGGER,
+)
+row("api/campaigns/retry-status", "GET", "/api/campaigns/retry-status", API_READ)
 row("api/Diagnostics/QueueStatus", "GET", "/api/Diagnostics/QueueStatus", API_READ)
 row(
     "api/Statistics/GetMessageStatusStats", "GET", "/api/Statistics/GetMessageStatusStats", API_READ
@@ -127,8 +134,9 @@ row(
     "api/" + seed_alias("campaigns/retry-failed-messages"),
     "POST",
     "/api/Campaigns/Retry-Failed-Messages/",
-    API_ACT,
+    API_TRIGGER,
 )
+row("api/" + seed_alias("campaigns/retry-status"), "GET", "/api/Campaigns/Retry-Status/", API_READ)
 row("api/" + seed_alias("Diagnostics/QueueStatus"), "GET", "/api/diagnostics/queuestatus", API_READ)
 row(
     "api/" + seed_alias("Statistics/GetMessageStatusStats"),
@@ -164,6 +172,7 @@ row("api/docs/", "GET", "/api/docs/", (LOGIN, 403, 200, 200, 200))
 row("api/^[\\s\\S]*$", "GET", "/api/nope", (404,) * 5)  # unknown to anyone
 # Public
 row("healthz", "GET", "/healthz", (503, 503, 503, 503, 503))
+row("healthz/live", "GET", "/healthz/live", (200, 200, 200, 200, 200))  # no login
 row("admin/", "GET", "/admin/", (302, 302, 200, 200, 200))  # Django's own: is_staff
 
 
@@ -239,7 +248,9 @@ def _answer(response) -> int | str:
 
 
 @pytest.mark.parametrize("htmx", [False, True], ids=["plain", "htmx"])
-def test_every_cell_of_the_access_matrix(users, batch_with_failures, make_dead_lettered, htmx):
+def test_every_cell_of_the_access_matrix(
+    users, batch_with_failures, make_dead_lettered, live_worker, htmx
+):
     """Console URLs answer the same whether the browser asks for the page or
     htmx for a fragment of it; only the form of a sign-in redirect differs."""
     make_dead_lettered(2)

@@ -124,6 +124,46 @@ SeedStatusCountsSerializer = type(
 class RetryTriggeredDataSerializer(serializers.Serializer):
     triggeredAt = serializers.DateTimeField(help_text=SEED_TIMESTAMP_HELP)
     triggeredBy = serializers.CharField(help_text="The caller's email, or username if none.")
+    status = serializers.ChoiceField(
+        choices=["queued"], help_text="Queued for a live worker, which runs it within seconds."
+    )
+
+
+class RetryResultSerializer(serializers.Serializer):
+    run = serializers.IntegerField()
+    trigger = serializers.CharField(help_text="schedule, api, console or command.")
+    finishedAt = serializers.DateTimeField(help_text=SEED_TIMESTAMP_HELP)
+    durationSeconds = serializers.FloatField()
+    selected = serializers.IntegerField()
+    requeued = serializers.IntegerField()
+    stillFailed = serializers.IntegerField()
+    permanentlyFailed = serializers.IntegerField()
+    skipped = serializers.IntegerField()
+    error = serializers.CharField(help_text="Empty when the cycle succeeded.")
+    success = serializers.BooleanField()
+
+
+class MessageRetryStatusSerializer(serializers.Serializer):
+    isRunning = serializers.BooleanField(help_text="A cycle holds the retry-cycle lock now.")
+    currentRunStartedAt = serializers.DateTimeField(allow_null=True)
+    lastRun = serializers.DateTimeField(
+        allow_null=True, help_text="When the last finished cycle started."
+    )
+    nextRun = serializers.DateTimeField(
+        allow_null=True, help_text="When the schedule runs it next (null: not scheduled)."
+    )
+    intervalHours = serializers.FloatField(help_text="MESSAGE_RETRY_INTERVAL_HOURS.")
+    graceMinutes = serializers.FloatField(help_text="RETRY_CYCLE_GRACE_MINUTES.")
+    overdue = serializers.BooleanField(
+        help_text="Not running, and late past its interval or its schedule plus the grace."
+    )
+    lastResult = RetryResultSerializer(allow_null=True)
+
+
+class RetryStatusSerializer(serializers.Serializer):
+    success = serializers.BooleanField()
+    messageRetryStatus = MessageRetryStatusSerializer()
+    timestamp = serializers.DateTimeField(help_text=SEED_TIMESTAMP_HELP)
 
 
 class RetryTriggeredSerializer(OutcomeSerializer):

@@ -48,6 +48,7 @@ urlpatterns = [
         seed.RetryFailedMessagesView.as_view(),
         name="api-retry-failed-messages",
     ),
+    *seed_route("campaigns/retry-status", seed.RetryStatusView.as_view(), "api-retry-status"),
     *seed_route("Diagnostics/QueueStatus", seed.QueueStatusView.as_view(), "api-queue-status"),
     *seed_route(
         "Statistics/GetMessageStatusStats",

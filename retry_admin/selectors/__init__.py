@@ -52,7 +52,6 @@ from retry_admin.selectors.messages import (
 from retry_admin.selectors.operations import (
     audit_page,
     recent_retry_runs,
-    scheduler_seen,
     schedules_with_last_run,
 )
 from retry_admin.selectors.pages import Page, keyset_page
@@ -94,7 +93,6 @@ __all__ = [
     "recent_retry_runs",
     "recipient_matches",
     "retry_cycle_status",
-    "scheduler_seen",
     "schedules_with_last_run",
     "status_counts",
     "template_find",

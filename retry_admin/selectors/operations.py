@@ -3,7 +3,7 @@ the audit log, whether a worker ever reported in."""
 
 from django_q.models import Schedule, Task
 
-from retry_admin.models import AuditEvent, Heartbeat, RetryRun
+from retry_admin.models import AuditEvent, RetryRun
 from retry_admin.selectors.pages import Page, keyset_page
 
 
@@ -21,8 +21,3 @@ def recent_retry_runs(limit: int = 20) -> list[RetryRun]:
 def audit_page(*, older_than: int | None = None, limit: int = 50) -> Page:
     """The audit log, newest first."""
     return keyset_page(AuditEvent.objects.all(), older_than=older_than, limit=limit)
-
-
-def scheduler_seen() -> bool:
-    """Whether a worker (the scheduler) has ever reported in."""
-    return Heartbeat.objects.filter(name="scheduler").exists()

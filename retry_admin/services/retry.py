@@ -62,6 +62,10 @@ class RetryCycleBusy(Exception):
     """Another retry cycle is running; this one did nothing."""
 
 
+class RetryNoWorker(Exception):
+    """No worker is alive to run a queued cycle; nothing was queued."""
+
+
 def _claim_chunk(now, after: uuid.UUID | None, limit: int) -> tuple[list[tuple], list[uuid.UUID]]:
     """Select the next eligible chunk and flip the valid ones to pending.
     Returns (rows looked at, ids claimed)."""
@@ -212,13 +216,20 @@ def retry_cycle_run(
 def retry_cycle_trigger(*, trigger: str, user: AbstractBaseUser | None = None) -> None:
     """Queue a cycle for the worker (console button, API). Raises
     ``RetryCycleBusy`` when one is already running, rather than queue one
-    that would only be skipped."""
+    that would only be skipped, and ``RetryNoWorker`` when no worker beat
+    recently (services/health.py), rather than queue one nobody runs."""
     from django_q.tasks import async_task
+
+    from retry_admin.services.health import worker_alive  # health imports this module
 
     if lock_is_held(CYCLE_LOCK):  # held and renewed by a live cycle
         run = RetryRun.objects.filter(finished_at__isnull=True, dry_run=False).first()
         since = f" (started {run.started_at:%Y-%m-%d %H:%M:%S %Z})" if run else ""
         raise RetryCycleBusy(f"A retry cycle is already running{since}")
+    if not worker_alive():
+        raise RetryNoWorker(
+            "No worker is running to pick it up (start `manage.py qcluster`, or `make run`)"
+        )
     who = user.get_username() if user is not None else "system"
     async_task(
         "retry_admin.tasks.run_retry_cycle",

@@ -33,12 +33,11 @@ from retry_admin.models import Heartbeat
 from retry_admin.outage import DATABASE_DOWN, Outage, reset_database_connection
 from retry_admin.queues import QueueError, get_backend
 from retry_admin.queues.wake import QueueWaiter
-from retry_admin.services.health import heartbeat
+from retry_admin.services.health import RUNNER_BEAT, heartbeat
 from retry_admin.services.sender import SendReport, sender_drain
 
 logger = logging.getLogger(__name__)
 
-RUNNER_BEAT = "sender-runner"
 BEAT_SECONDS = 5.0
 SLICE_SECONDS = 5.0
 # The minute schedule stands aside while a runner beat within this long.

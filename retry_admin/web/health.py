@@ -8,7 +8,7 @@ from django.views.decorators.http import require_GET
 
 from retry_admin import selectors
 from retry_admin.filters import error_texts, id_cursor
-from retry_admin.services.health import health_check
+from retry_admin.services.health import health_check, liveness
 from retry_admin.web.access import console_view, page, wants_part
 
 AUDIT_PAGE = 50
@@ -17,9 +17,20 @@ AUDIT_PAGE = 50
 @require_GET
 @never_cache
 def healthz(request):
-    """No auth: for load balancers and monitors. 200 healthy, 503 not."""
+    """No auth, for monitors: every part (database, queue, worker, scheduler,
+    sender, retry cycle). 200 healthy; 503 with ``status`` "starting" (just
+    started, not reported yet) or "down"."""
     report = health_check()
     return JsonResponse(report, status=200 if report["healthy"] else 503)
+
+
+@require_GET
+@never_cache
+def healthz_live(request):
+    """No auth, for load balancers and liveness probes: 200 once the web
+    server answers and the database takes a query, whatever the workers do."""
+    report = liveness()
+    return JsonResponse(report, status=200 if report["alive"] else 503)
 
 
 @console_view

@@ -61,20 +61,11 @@ def retry_cycle_trigger(request):
         retry.retry_cycle_trigger(trigger=RetryRun.Trigger.CONSOLE, user=request.user)
     except retry.RetryCycleBusy as exc:
         messages.info(request, f"{exc}: nothing new was queued.")
+    except retry.RetryNoWorker as exc:
+        messages.error(request, f"Retry cycle not queued. {exc}.")
     else:
-        _say_queued(request)
-    return HttpResponseRedirect(_local_path(request, request.POST.get("next", "")))
-
-
-def _say_queued(request) -> None:
-    if selectors.scheduler_seen():
         messages.success(request, "Retry cycle queued: the worker runs it within seconds.")
-    else:
-        messages.warning(
-            request,
-            "Retry cycle queued, but no worker has ever reported in: start "
-            "`manage.py qcluster` to run it.",
-        )
+    return HttpResponseRedirect(_local_path(request, request.POST.get("next", "")))
 
 
 def _local_path(request, target: str) -> str:

@@ -28,7 +28,7 @@ def token(transactional_db, super_admin) -> str:
 
 
 @pytest.fixture
-def seeded(transactional_db, settings, super_admin) -> dict:
+def seeded(transactional_db, settings, super_admin, live_worker) -> dict:
     """Something for every endpoint to work on: a template the examples name,
     and messages sent, failed (to retry) and in the DLQ (to replay and purge).
     Returns a batch id and one message id per status."""

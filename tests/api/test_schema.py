@@ -10,6 +10,7 @@ pytestmark = pytest.mark.django_db
 
 OPERATIONS = {
     ("/api/campaigns/retry-failed-messages", "post"),
+    ("/api/campaigns/retry-status", "get"),
     ("/api/Diagnostics/QueueStatus", "get"),
     ("/api/Statistics/GetMessageStatusStats", "get"),
     ("/api/Batch/CreateBatchAndSend", "post"),
@@ -58,7 +59,13 @@ def test_it_documents_bearer_auth_and_the_error_responses(schema):
 def test_it_documents_the_seed_shapes(schema):
     components = schema["components"]["schemas"]
     assert set(components["QueueStatus"]["required"]) >= {"success", "queueLength", "timestamp"}
-    assert set(components["RetryTriggeredData"]["properties"]) == {"triggeredAt", "triggeredBy"}
+    assert set(components["RetryTriggeredData"]["properties"]) == {
+        "triggeredAt",
+        "triggeredBy",
+        "status",
+    }
+    status = components["MessageRetryStatus"]["properties"]
+    assert {"isRunning", "lastRun", "nextRun", "lastResult", "overdue"} <= set(status)
     assert set(components["Error"]["required"]) == {"success", "message"}
 
 

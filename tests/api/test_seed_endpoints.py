@@ -25,19 +25,20 @@ def _iso(value: str) -> datetime:
 
 
 def test_it_triggers_a_retry_cycle_in_the_background_with_the_seed_shape(
-    as_super, super_admin, batch_with_failures
+    as_super, super_admin, batch_with_failures, live_worker
 ):
     super_admin.email = "super@example.com"
     super_admin.save()
 
     response = as_super.post(TRIGGER)
 
-    assert response.status_code == 200
+    assert response.status_code == 202  # queued for the live worker
     body = response.json()
     assert set(body) == {"success", "message", "data"}
     assert body["success"] is True
     assert body["message"] == "Failed message retry processing triggered successfully"
-    assert set(body["data"]) == {"triggeredAt", "triggeredBy"}
+    assert set(body["data"]) == {"triggeredAt", "triggeredBy", "status"}
+    assert body["data"]["status"] == "queued"
     assert body["data"]["triggeredBy"] == "super@example.com"
     assert _iso(body["data"]["triggeredAt"]).tzinfo is not None
     # Queued for the worker, not run in the request.
@@ -53,7 +54,7 @@ def test_it_triggers_a_retry_cycle_in_the_background_with_the_seed_shape(
     assert (run.trigger, run.actor, run.requeued) == ("api", super_admin, 4)
 
 
-def test_it_names_the_username_when_the_user_has_no_email(as_system):
+def test_it_names_the_username_when_the_user_has_no_email(as_system, live_worker):
     response = as_system.post(TRIGGER)
     assert response.json()["data"]["triggeredBy"] == "sysadmin"
 

@@ -45,7 +45,7 @@ def test_it_writes_the_seed_timestamp_format(moment, expected):
 
 
 def test_it_answers_every_seed_timestamp_in_the_seed_format(
-    as_super, settings, template, django_capture_on_commit_callbacks
+    as_super, settings, template, django_capture_on_commit_callbacks, live_worker
 ):
     settings.TIME_ZONE = "Europe/Paris"  # still UTC with a Z
     stamps = [

@@ -90,7 +90,7 @@ def test_it_refuses_a_malformed_bulk_progress_query(super_client, since):
         "http://testserver/health/",
     ],
 )
-def test_it_never_follows_a_next_that_is_not_a_local_path(super_client, target):
+def test_it_never_follows_a_next_that_is_not_a_local_path(super_client, live_worker, target):
     response = super_client.post("/retry-cycle/", {"next": target})
 
     assert response.status_code == 302

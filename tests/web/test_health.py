@@ -1,16 +1,25 @@
 """The health page: parts of the system, schedules, retry runs, audit log."""
 
+from datetime import timedelta
+
 import pytest
 from django.core.management import call_command
+from django.utils import timezone
 
 from retry_admin.models import AuditEvent
+from retry_admin.services import health
 from retry_admin.services.health import heartbeat
 from retry_admin.services.retry import retry_cycle_run
 
 pytestmark = pytest.mark.django_db
 
 
-def test_it_shows_each_part_and_what_is_down(super_client):
+@pytest.fixture
+def started_long_ago(monkeypatch):
+    monkeypatch.setattr(health, "PROCESS_STARTED", timezone.now() - timedelta(hours=1))
+
+
+def test_it_shows_each_part_and_what_is_down(super_client, started_long_ago):
     heartbeat("sender")
 
     html = super_client.get("/health/").content.decode()
@@ -21,6 +30,8 @@ def test_it_shows_each_part_and_what_is_down(super_client):
 
 
 def test_all_up_reads_as_such(super_client):
+    call_command("setup_retry_admin", verbosity=0)
+    heartbeat("worker")
     heartbeat("sender")
     heartbeat("scheduler")
 
@@ -28,6 +39,20 @@ def test_all_up_reads_as_such(super_client):
 
     assert fragment.lstrip().startswith('<section id="checks"')
     assert "Everything is running" in fragment
+
+    assert "Retry cycle" in fragment and "last run never" in fragment
+
+
+def test_a_fresh_start_reads_as_starting_not_down(super_client, monkeypatch):
+    monkeypatch.setattr(health, "PROCESS_STARTED", timezone.now())  # the web server
+    call_command("setup_retry_admin", verbosity=0)
+
+    fragment = super_client.get("/health/", HTTP_HX_REQUEST="true").content.decode()
+
+    assert "Starting: waiting for the workers to report in" in fragment
+    assert "Something needs attention" in fragment  # not healthy yet: /healthz is 503
+    assert "starting: not reported yet" in fragment
+    assert "never seen" not in fragment
 
 
 def test_schedules_runs_and_the_audit_log(super_client, super_admin, batch_with_failures):

@@ -7,12 +7,22 @@ from django.utils import timezone
 from retry_admin.models import Heartbeat
 from retry_admin.queues import QueueError
 from retry_admin.queues.db import DatabaseQueue
+from retry_admin.schedules import schedules_ensure
+from retry_admin.services import health
 from retry_admin.services.health import STALE_AFTER, heartbeat
 
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def _started_long_ago(monkeypatch):
+    """The web server started long ago: a part never seen is down, not starting."""
+    monkeypatch.setattr(health, "PROCESS_STARTED", timezone.now() - timedelta(hours=1))
+    schedules_ensure()  # the retry cycle is scheduled (and due now)
+
+
 def _beat_both():
+    heartbeat("worker", started_at=(timezone.now() - timedelta(hours=1)).isoformat())
     heartbeat("scheduler")
     heartbeat("sender", received=0, sent=0)
 
@@ -23,8 +33,9 @@ def test_it_is_503_when_nothing_was_ever_seen(client):
     assert response["Content-Type"] == "application/json"
     report = response.json()
     assert report["healthy"] is False
-    assert report["checks"]["scheduler"] == {"ok": False, "error": "never seen"}
-    assert report["checks"]["sender"] == {"ok": False, "error": "never seen"}
+    assert report["status"] == "down"
+    for name in ("worker", "scheduler", "sender"):
+        assert report["checks"][name] == {"ok": False, "state": "down", "error": "never seen"}
     assert report["checks"]["database"]["ok"] is True
     assert report["checks"]["queue"]["ok"] is True
 
@@ -35,8 +46,10 @@ def test_it_is_200_once_scheduler_and_sender_beat(client):
     assert response.status_code == 200
     report = response.json()
     assert report["healthy"] is True
-    for name in ("database", "queue", "scheduler", "sender"):
+    assert report["status"] == "ok"
+    for name in ("database", "queue", "worker", "scheduler", "sender", "retry_cycle"):
         assert report["checks"][name]["ok"] is True
+        assert report["checks"][name]["state"] == "ok"
     assert report["checks"]["scheduler"]["age_seconds"] < 5
     assert "timestamp" in report
 
@@ -55,7 +68,7 @@ def test_one_missing_part_makes_it_unhealthy(client):
     assert response.json()["checks"]["sender"]["error"] == "never seen"
 
 
-@pytest.mark.parametrize("name", ["scheduler", "sender"])
+@pytest.mark.parametrize("name", ["worker", "scheduler", "sender"])
 def test_it_is_503_when_a_heartbeat_is_stale(client, name):
     _beat_both()
     age = STALE_AFTER[name] + 60

@@ -53,7 +53,7 @@ def test_an_empty_system_reads_clearly(super_client):
     assert "No retry cycle has run yet." in html
 
 
-def test_run_retry_cycle_now_queues_it_for_the_worker(super_client, super_admin):
+def test_run_retry_cycle_now_queues_it_for_the_worker(super_client, super_admin, live_worker):
     response = super_client.post("/retry-cycle/", {"next": "/health/"})
 
     assert response.status_code == 302

@@ -5,7 +5,6 @@ from django.utils import timezone
 from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiResponse,
-    PolymorphicProxySerializer,
     extend_schema,
 )
 from rest_framework.response import Response
@@ -13,10 +12,12 @@ from rest_framework.response import Response
 from retry_admin import selectors
 from retry_admin.api.permissions import CanAct, CanView
 from retry_admin.api.representations import (
+    ErrorSerializer,
     MessageStatusStatsSerializer,
     QueueStatusSerializer,
     QueueUnavailableSerializer,
     RetryDryRunSerializer,
+    RetryStatusSerializer,
     RetryTriggeredSerializer,
     SeedJSONRenderer,
     errors,
@@ -26,7 +27,13 @@ from retry_admin.api.serializers import RetryTriggerQuerySerializer, StatsQueryS
 from retry_admin.api.views.base import ApiView, parsed
 from retry_admin.models import RetryRun
 from retry_admin.selectors import RETRY_FIGURES
-from retry_admin.services.retry import RetryCycleBusy, retry_cycle_run, retry_cycle_trigger
+from retry_admin.services.health import retry_service_status
+from retry_admin.services.retry import (
+    RetryCycleBusy,
+    RetryNoWorker,
+    retry_cycle_run,
+    retry_cycle_trigger,
+)
 
 TAG = "Seed-compatible"
 TRIGGERED = "Failed message retry processing triggered successfully"
@@ -50,19 +57,23 @@ class RetryFailedMessagesView(SeedView):
         summary="Trigger a retry cycle now (in the background)",
         description=(
             "Queues one retry cycle for the worker (the same cycle the 6-hourly schedule "
-            "runs) and answers at once. With `?dryRun=true` it instead reports, "
-            "synchronously, what a cycle would do now and changes nothing. "
-            "Super Admin and System Admin only."
+            'runs) and answers 202 at once, `data.status` "queued": a live worker will '
+            "run it within seconds. 409 when a cycle is already running (nothing is "
+            "queued), 503 when no worker is alive to run it (nothing is queued). With "
+            "`?dryRun=true` it instead reports, synchronously (200), what a cycle would "
+            "do now and changes nothing. Super Admin and System Admin only."
         ),
         parameters=[RetryTriggerQuerySerializer],
         request=None,
         responses={
-            200: PolymorphicProxySerializer(
-                component_name="RetryTriggerResponse",
-                serializers=[RetryTriggeredSerializer, RetryDryRunSerializer],
-                resource_type_field_name=None,
-            ),
+            200: RetryDryRunSerializer,
+            202: RetryTriggeredSerializer,
             **errors(400, 401, 403),
+            409: OpenApiResponse(ErrorSerializer, description="A retry cycle is already running."),
+            503: OpenApiResponse(
+                ErrorSerializer,
+                description="No worker is alive to run it (or the database is unreachable).",
+            ),
         },
         examples=[
             OpenApiExample(
@@ -71,7 +82,11 @@ class RetryFailedMessagesView(SeedView):
                 value={
                     "success": True,
                     "message": TRIGGERED,
-                    "data": {"triggeredAt": "2026-01-05T10:00:00Z", "triggeredBy": "admin"},
+                    "data": {
+                        "triggeredAt": "2026-01-05T10:00:00.000Z",
+                        "triggeredBy": "admin",
+                        "status": "queued",
+                    },
                 },
             )
         ],
@@ -100,11 +115,71 @@ class RetryFailedMessagesView(SeedView):
             retry_cycle_trigger(trigger=RetryRun.Trigger.API, user=request.user)
         except RetryCycleBusy as exc:
             return Response({"success": False, "message": str(exc)}, status=409)
+        except RetryNoWorker as exc:
+            return Response(
+                {"success": False, "message": str(exc)},
+                status=503,
+                headers={"Retry-After": "30"},
+            )
         return Response(
             {
                 "success": True,
                 "message": TRIGGERED,
-                "data": {"triggeredAt": triggered_at, "triggeredBy": _who(request.user)},
+                "data": {
+                    "triggeredAt": triggered_at,
+                    "triggeredBy": _who(request.user),
+                    "status": "queued",
+                },
+            },
+            status=202,
+        )
+
+
+class RetryStatusView(SeedView):
+    permission_classes = [CanView]
+
+    @extend_schema(
+        tags=[TAG],
+        operation_id="retry_status",
+        summary="The retry service's status (the design's messageRetryStatus)",
+        description=(
+            "Whether a retry cycle is running, when the last one ran and the next one "
+            "will, the last cycle's result, and whether the cycle is overdue (the same "
+            "rule that makes `/healthz` unhealthy). Any signed-in staff role."
+        ),
+        responses={200: RetryStatusSerializer, **errors(401, 403)},
+    )
+    def get(self, request):
+        status = retry_service_status()
+        last = status["last_result"]
+        return Response(
+            {
+                "success": True,
+                "messageRetryStatus": {
+                    "isRunning": status["running"],
+                    "currentRunStartedAt": status["current_run_started"],
+                    "lastRun": status["last_run"],
+                    "nextRun": status["next_run"],
+                    "intervalHours": status["interval_hours"],
+                    "graceMinutes": status["grace_minutes"],
+                    "overdue": status["overdue"],
+                    "lastResult": None
+                    if last is None
+                    else {
+                        "run": last["run"],
+                        "trigger": last["trigger"],
+                        "finishedAt": last["finished_at"],
+                        "durationSeconds": last["duration_seconds"],
+                        "selected": last["selected"],
+                        "requeued": last["requeued"],
+                        "stillFailed": last["still_failed"],
+                        "permanentlyFailed": last["permanently_failed"],
+                        "skipped": last["skipped"],
+                        "error": last["error"],
+                        "success": last["success"],
+                    },
+                },
+                "timestamp": timezone.now(),
             }
         )
 
