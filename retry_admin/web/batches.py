@@ -20,6 +20,7 @@ from retry_admin.services.batches import (
     batch_create,
     batch_recent_twin,
     validate_recipients,
+from retry_admin.services.health import sender_status
 )
 from retry_admin.services.templates import template_create, template_render
 from retry_admin.web.access import (
@@ -91,6 +92,8 @@ def batch_detail(request, pk):
 
 
 # Creating a batch
+    # While messages wait: what the sender is doing (its heartbeat).
+    context["sender"] = sender_status() if context["progress"].pending else None
 
 
 def _form_context(form: BatchForm, line_errors: list[LineError], source: str) -> dict:
