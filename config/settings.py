@@ -268,12 +268,12 @@ RETRY_CYCLE_GRACE_MINUTES = env_float("RETRY_CYCLE_GRACE_MINUTES", 15, minimum=1
 QUEUE_MAX_RECEIVES = env_int("QUEUE_MAX_RECEIVES", 5, minimum=1, maximum=1000)
 QUEUE_VISIBILITY_TIMEOUT = env_int("QUEUE_VISIBILITY_TIMEOUT", 60, minimum=1, maximum=43200)
 SENDER_POLL_SECONDS = env_float("SENDER_POLL_SECONDS", 5, minimum=0.05, maximum=3600)
-# How long a job lock outlives a holder that died (renewed every third of it).
-LOCK_LEASE_SECONDS = env_float("LOCK_LEASE_SECONDS", 30, minimum=1, maximum=3600)
-SENDER_CONCURRENCY = env_int("SENDER_CONCURRENCY", 32, minimum=1, maximum=512)
 # How often the long-running sender (run_sender) looks for new work on the db
 # queue when it cannot be woken by NOTIFY (SQLite; PostgreSQL while LISTEN is down).
 SENDER_IDLE_POLL_SECONDS = env_float("SENDER_IDLE_POLL_SECONDS", 0.2, minimum=0.01, maximum=60)
+# How long a job lock outlives a holder that died (renewed every third of it).
+LOCK_LEASE_SECONDS = env_float("LOCK_LEASE_SECONDS", 30, minimum=1, maximum=3600)
+SENDER_CONCURRENCY = env_int("SENDER_CONCURRENCY", 32, minimum=1, maximum=512)
 SENDER_BATCH_SIZE = env_int("SENDER_BATCH_SIZE", 500, minimum=1, maximum=5000)
 DEFAULT_CHANNEL = env_choice("DEFAULT_CHANNEL", "log", CHANNELS)
 WEBHOOK_URL = env_url("WEBHOOK_URL", schemes=["http", "https"])

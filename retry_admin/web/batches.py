@@ -20,8 +20,8 @@ from retry_admin.services.batches import (
     batch_create,
     batch_recent_twin,
     validate_recipients,
-from retry_admin.services.health import sender_status
 )
+from retry_admin.services.health import sender_status
 from retry_admin.services.templates import template_create, template_render
 from retry_admin.web.access import (
     console_action,
@@ -88,12 +88,12 @@ def batch_detail(request, pk):
         for row in selectors.batch_error_groups(batch.pk)
     ]
     context["recent"] = selectors.message_page(filters=MessageFilter(batch=batch.pk), limit=20)
+    # While messages wait: what the sender is doing (its heartbeat).
+    context["sender"] = sender_status() if context["progress"].pending else None
     return page_or_part(request, "retry_admin/batch_detail.html", "live", context)
 
 
 # Creating a batch
-    # While messages wait: what the sender is doing (its heartbeat).
-    context["sender"] = sender_status() if context["progress"].pending else None
 
 
 def _form_context(form: BatchForm, line_errors: list[LineError], source: str) -> dict:
