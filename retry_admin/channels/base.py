@@ -45,6 +45,11 @@ class Channel:
     def send(self, message: OutgoingMessage) -> None:
         raise NotImplementedError
 
+    def recipient_problem(self, recipient: str) -> str | None:
+        """Why this channel can never deliver to ``recipient`` (checked per
+        line when a batch is created), or None. Any address by default."""
+        return None
+
     def flush(self) -> None:
         """Finish what ``send`` left buffered. The sender calls it, in the
         thread that sent, after each window of sends and before recording

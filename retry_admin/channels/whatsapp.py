@@ -125,6 +125,9 @@ def phone_number(recipient: str) -> str:
     return number
 
 
+NOT_A_PHONE_NUMBER = "not a phone number for WhatsApp (7-15 digits, optionally after +)"
+
+
 def _never_sent(exc: requests.RequestException) -> bool:
     """Whether the connection was never made (so nothing reached WhatsApp)."""
     if isinstance(exc, requests.ConnectTimeout):
@@ -158,6 +161,9 @@ class WhatsAppChannel(Channel):
         self.timeout = pick(timeout, "WHATSAPP_TIMEOUT_SECONDS")
         self.no_answer_outcome = pick(no_answer_outcome, "WHATSAPP_NO_ANSWER_OUTCOME")
         self._sessions = ThreadSessions()
+
+    def recipient_problem(self, recipient: str) -> str | None:
+        return None if _PHONE.fullmatch(_PHONE_NOISE.sub("", recipient)) else NOT_A_PHONE_NUMBER
 
     @property
     def url(self) -> str:

@@ -22,6 +22,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from retry_admin.channels import Channel, get_channel
 from retry_admin.channels.registry import CHANNELS
 from retry_admin.models import (
     AuditEvent,
@@ -128,7 +129,13 @@ class _Checker:
     """Checks rows one at a time as they stream in. Keeps only what a report
     needs: the errors, and the lines missing each placeholder."""
 
-    def __init__(self, template_body: str) -> None:
+    def __init__(self, template_body: str, channel: Channel | None = None) -> None:
+        # The channel's own rule for addresses, if it has one (whatsapp: a
+        # phone number); no call per row for channels that take any address.
+        own = channel is not None and (
+            type(channel).recipient_problem is not Channel.recipient_problem
+        )
+        self.channel_problem = channel.recipient_problem if own else None
         self.errors: list[LineError] = []
         self.needed = sorted(template_placeholders(template_body) - {"recipient"})
         self.missing: dict[str, list[int]] = {name: [] for name in self.needed}
@@ -142,6 +149,8 @@ class _Checker:
             return None
         recipient = row.recipient.strip() if isinstance(row.recipient, str) else ""
         problem = _recipient_problem(recipient) or _context_problem(row.context)
+        if problem is None and self.channel_problem is not None:
+            problem = self.channel_problem(recipient)
         if problem:
             self.errors.append(LineError(row.line, problem))
             return None
@@ -324,7 +333,7 @@ def _write_logs(batch: Batch, rows: Iterable, digest) -> _Written:
     once every row has been checked, if any was bad. On the db queue each
     chunk is enqueued in the same transaction; if the queue refuses, the rest
     are left in the outbox."""
-    checker = _Checker(batch.template.body)
+    checker = _Checker(batch.template.body, get_channel(batch.channel))
     backend = get_backend()
     written = _Written(enqueued=backend.transactional)
     maximum = settings.MAX_BATCH_RECIPIENTS

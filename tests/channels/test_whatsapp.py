@@ -10,17 +10,26 @@ from http.server import BaseHTTPRequestHandler
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
+from django.test import Client
 
 from config.env import env_match
 from retry_admin.channels import OutgoingMessage, PermanentError, TransientError, reset_channels
 from retry_admin.channels.registry import CHANNELS
 from retry_admin.channels.whatsapp import (
+    NOT_A_PHONE_NUMBER,
     PERMANENT_CODES,
     TRANSIENT_CODES,
     WhatsAppChannel,
     classify,
 )
-from retry_admin.models import DeliveryAttempt, MessageLog, Status, Template, new_message_id
+from retry_admin.models import (
+    Batch,
+    DeliveryAttempt,
+    MessageLog,
+    Status,
+    Template,
+    new_message_id,
+)
 from retry_admin.services.batches import BatchValidationError, RecipientRow, batch_create
 from retry_admin.services.sender import sender_drain
 from tests.channels.local_http import serving
@@ -385,6 +394,41 @@ def test_a_batch_needs_the_credentials(settings, template):
             recipients=[RecipientRow(line=1, recipient="+447700900123", context={"name": "A"})],
             channel="whatsapp",
         )
+
+
+@pytest.mark.django_db
+def test_a_batch_refuses_lines_that_are_not_phone_numbers(settings, template, super_admin):
+    settings.WHATSAPP_PHONE_NUMBER_ID, settings.WHATSAPP_ACCESS_TOKEN = PHONE_ID, TOKEN
+    rows = [
+        RecipientRow(line=1, recipient="+44 (7700) 900-123", context={"name": "A"}),
+        RecipientRow(line=2, recipient="ada@example.com", context={"name": "B"}),
+        RecipientRow(line=3, recipient="12", context={"name": "C"}),
+    ]
+    with pytest.raises(BatchValidationError) as info:
+        batch_create(name="Phones", template=template, recipients=rows, channel="whatsapp")
+    assert {e.line: e.message for e in info.value.errors} == {
+        2: NOT_A_PHONE_NUMBER,
+        3: NOT_A_PHONE_NUMBER,
+    }
+    assert not Batch.objects.exists()
+    # The same through the API: a 400 naming the lines, nothing written.
+    client = Client()
+    client.force_login(super_admin)
+    response = client.post(
+        "/api/batches/",
+        {
+            "template": template.name,
+            "name": "Phones",
+            "channel": "whatsapp",
+            "recipients": [{"recipient": r.recipient, **r.context} for r in rows],
+        },
+        content_type="application/json",
+    )
+    assert response.status_code == 400, response.content
+    assert "not a phone number for WhatsApp" in response.content.decode()
+    assert not Batch.objects.exists()
+    # Other channels take any address.
+    batch_create(name="Any", template=template, recipients=rows, channel="log")
 
 
 # End to end: a batch on the WhatsApp channel, delivered by the sender
