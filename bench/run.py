@@ -35,6 +35,7 @@ BENCHMARKS = {
     "batch_create": "bench.batch_create",
     "retry_cycle": "bench.retry_cycle",
     "simulated": "bench.simulated",
+    "first_delivery": "bench.first_delivery",
     "pages": "bench.pages",
 }
 PG_SCHEMES = {"postgres", "postgresql", "pgsql"}

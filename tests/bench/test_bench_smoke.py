@@ -19,6 +19,7 @@ BENCHMARKS = {
     "batch_create",
     "retry_cycle",
     "simulated",
+    "first_delivery",
     "pages",
 }
 
