@@ -191,6 +191,23 @@ def _with_too_many(errors: list[LineError], unique: int) -> list[LineError]:
     return sorted([*errors, too_many], key=lambda e: e.line)
 
 
+def channel_unavailable(channel: str) -> str | None:
+    """Why no batch can be sent on ``channel`` from this server (unknown, or
+    its settings missing), or None. The form does not offer such channels."""
+    if channel not in CHANNELS:
+        return f"Unknown channel {channel!r}; known: {', '.join(sorted(CHANNELS))}"
+    if channel == "webhook" and not settings.WEBHOOK_URL:
+        return "The webhook channel needs WEBHOOK_URL to be set"
+    if channel == "whatsapp" and not (
+        settings.WHATSAPP_PHONE_NUMBER_ID and settings.WHATSAPP_ACCESS_TOKEN
+    ):
+        return (
+            "The whatsapp channel needs WHATSAPP_PHONE_NUMBER_ID and "
+            "WHATSAPP_ACCESS_TOKEN to be set"
+        )
+    return None
+
+
 def validate_recipients(
     rows: Iterable[RecipientRow], *, template_body: str
 ) -> tuple[list[RecipientRow], int]:
@@ -248,22 +265,8 @@ def batch_create(
     errors = []
     if not name or not name.strip():
         errors.append(LineError(0, "Batch name is required"))
-    if channel not in CHANNELS:
-        errors.append(
-            LineError(0, f"Unknown channel {channel!r}; known: {', '.join(sorted(CHANNELS))}")
-        )
-    if channel == "webhook" and not settings.WEBHOOK_URL:
-        errors.append(LineError(0, "The webhook channel needs WEBHOOK_URL to be set"))
-    if channel == "whatsapp" and not (
-        settings.WHATSAPP_PHONE_NUMBER_ID and settings.WHATSAPP_ACCESS_TOKEN
-    ):
-        errors.append(
-            LineError(
-                0,
-                "The whatsapp channel needs WHATSAPP_PHONE_NUMBER_ID and "
-                "WHATSAPP_ACCESS_TOKEN to be set",
-            )
-        )
+    if (unavailable := channel_unavailable(channel)) is not None:
+        errors.append(LineError(0, unavailable))
     try:
         validate_template_body(template.body)
     except ValidationError as exc:

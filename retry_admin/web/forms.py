@@ -10,7 +10,7 @@ from django.conf import settings
 from retry_admin import selectors
 from retry_admin.channels.registry import CHANNEL_CHOICES
 from retry_admin.filters import unique
-from retry_admin.services.batches import LineError
+from retry_admin.services.batches import LineError, channel_unavailable
 from retry_admin.web.recipients import (
     ParsedRecipients,
     RecipientsUnreadable,
@@ -74,11 +74,14 @@ class BatchForm(forms.Form):
         super().__init__(*args, **kwargs)
         channel = self.fields["channel"]
         channel.initial = settings.DEFAULT_CHANNEL
-        if not settings.WEBHOOK_URL:  # it could only fail: do not offer it
-            channel.choices = [(k, v) for k, v in CHANNEL_CHOICES if k != "webhook"]
+        # A channel whose settings are missing could only fail: do not offer it.
+        unavailable = [why for name, _ in CHANNEL_CHOICES if (why := channel_unavailable(name))]
+        if unavailable:
+            channel.choices = [(k, v) for k, v in CHANNEL_CHOICES if not channel_unavailable(k)]
             channel.error_messages["invalid_choice"] = (
-                "“%(value)s” is not a channel this server can send on (the webhook "
-                "channel needs WEBHOOK_URL to be set)."
+                "“%(value)s” is not a channel this server can send on ("
+                + "; ".join(why[0].lower() + why[1:] for why in unavailable).replace("%", "%%")
+                + ")."
             )
         self.parsed: ParsedRecipients | None = None
 

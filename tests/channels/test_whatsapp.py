@@ -5,6 +5,7 @@ import json
 import logging
 import socket
 import time
+import uuid
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 
@@ -429,6 +430,31 @@ def test_a_batch_refuses_lines_that_are_not_phone_numbers(settings, template, su
     assert not Batch.objects.exists()
     # Other channels take any address.
     batch_create(name="Any", template=template, recipients=rows, channel="log")
+
+
+@pytest.mark.django_db
+def test_the_form_offers_whatsapp_only_with_its_credentials(settings, template, super_admin):
+    client = Client()
+    client.force_login(super_admin)
+    settings.WHATSAPP_PHONE_NUMBER_ID, settings.WHATSAPP_ACCESS_TOKEN = PHONE_ID, ""
+    without = client.get("/batches/new/").content.decode()
+    forged = client.post(
+        "/batches/new/",
+        {
+            "name": "One",
+            "template": template.pk,
+            "channel": "whatsapp",
+            "recipients": "recipient,name\n+447700900123,A",
+            "idempotency_key": uuid.uuid4().hex,
+        },
+    )
+    settings.WHATSAPP_ACCESS_TOKEN = TOKEN
+    with_credentials = client.get("/batches/new/").content.decode()
+    assert 'value="whatsapp"' not in without and 'value="log"' in without
+    assert 'value="whatsapp"' in with_credentials
+    assert forged.status_code == 400
+    assert "WHATSAPP_ACCESS_TOKEN" in forged.content.decode()
+    assert not Batch.objects.exists()
 
 
 # End to end: a batch on the WhatsApp channel, delivered by the sender
