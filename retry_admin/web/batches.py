@@ -19,8 +19,8 @@ from retry_admin.services.batches import (
     LineError,
     batch_create,
     batch_recent_twin,
-    validate_recipients,
 )
+from retry_admin.services.dispatch import dispatch_backlog
 from retry_admin.services.health import sender_status
 from retry_admin.services.templates import template_create, template_render
 from retry_admin.web.access import (
@@ -32,7 +32,12 @@ from retry_admin.web.access import (
 )
 from retry_admin.web.forms import MAX_UPLOAD_BYTES, BatchForm, TemplateForm, size_label
 from retry_admin.web.progress import Progress
-from retry_admin.web.recipients import RecipientsUnreadable, decode_upload, parse_recipients
+from retry_admin.web.recipients import (
+    RecipientSource,
+    RecipientsUnreadable,
+    decode_upload,
+    parse_recipients,
+)
 
 PAGE_SIZE = 25
 SHOWN_ERRORS = 100
@@ -88,31 +93,34 @@ def batch_detail(request, pk):
         for row in selectors.batch_error_groups(batch.pk)
     ]
     context["recent"] = selectors.message_page(filters=MessageFilter(batch=batch.pk), limit=20)
-    # While messages wait: what the sender is doing (its heartbeat).
-    context["sender"] = sender_status() if context["progress"].pending else None
+    # While messages wait: what the sender is doing (its heartbeat), and how
+    # many are still on their way to the queue (SQS, Azure...: enqueued in
+    # the background after the batch was created).
+    pending = context["progress"].pending
+    context["sender"] = sender_status() if pending else None
+    context["unqueued"] = dispatch_backlog(batch.pk) if pending else 0
+    context["enqueued"] = batch.total - context["unqueued"]
     return page_or_part(request, "retry_admin/batch_detail.html", "live", context)
 
 
 # Creating a batch
 
 
-def _form_context(form: BatchForm, line_errors: list[LineError], source: str) -> dict:
+def _form_context(
+    form: BatchForm, line_errors: list[LineError], source: RecipientSource | None = None
+) -> dict:
     general = [e for e in line_errors if not e.line]
     per_line = [e for e in line_errors if e.line]
-    lines = source.splitlines() if per_line else []
-    shown = [
-        {
-            "line": e.line,
-            "message": e.message,
-            "text": lines[e.line - 1][:120] if 0 < e.line <= len(lines) else "",
-        }
-        for e in per_line[:SHOWN_ERRORS]
-    ]
+    shown = per_line[:SHOWN_ERRORS]
+    texts = source.line_texts({e.line for e in shown}) if source is not None else {}
     return {
         "nav": "batches",
         "form": form,
         "general_errors": general,
-        "line_errors": shown,
+        "line_errors": [
+            {"line": e.line, "message": e.message, "text": texts.get(e.line, "")[:120]}
+            for e in shown
+        ],
         "more_errors": max(0, len(per_line) - SHOWN_ERRORS),
         "error_lines": len({e.line for e in per_line}),
         "templates": selectors.templates(),
@@ -121,100 +129,75 @@ def _form_context(form: BatchForm, line_errors: list[LineError], source: str) ->
     }
 
 
-def _all_line_errors(form: BatchForm) -> list[LineError]:
-    """Parse errors plus the service's checks of the lines that did parse, so
-    one submit reports every problem at once."""
-    errors = list(form.line_errors)
-    try:
-        validate_recipients(form.parsed.rows, template_body=form.cleaned_data["template"].body)
-    except BatchValidationError as exc:
-        errors.extend(exc.errors)
-    return sorted(errors, key=lambda e: e.line)
-
-
 @console_view
 def batch_new(request):
     if not roles.can_act(request.user):
         return forbidden(request, "Your role may view batches but not create them.")
     if request.method != "POST":
         form = BatchForm(initial={"idempotency_key": uuid.uuid4().hex})
-        return page(request, "retry_admin/batch_new.html", _form_context(form, [], ""))
+        return page(request, "retry_admin/batch_new.html", _form_context(form, []))
     try:
         form = BatchForm(request.POST, request.FILES)
     except RequestDataTooBig:
         return batch_form_too_large(request)
-    source = ""
+    errors: list[LineError] = []
     if form.is_valid():
-        source = request.POST.get("recipients", "")
         twin = None if request.POST.get("create_another") else _twin(request, form)
-        if form.line_errors:
-            errors = _all_line_errors(form)
-        elif twin is not None:
-            context = {**_form_context(form, [], source), "twin": twin}
+        if twin is not None:
+            context = {**_form_context(form, [], form.source), "twin": twin}
             return page(request, "retry_admin/batch_new.html", context, status=409)
-        else:
-            try:
-                result = batch_create(
-                    name=form.cleaned_data["name"],
-                    template=form.cleaned_data["template"],
-                    recipients=form.parsed.rows,
-                    channel=form.cleaned_data["channel"],
-                    user=request.user,
-                    idempotency_key=form.cleaned_data["idempotency_key"],
+        try:
+            result = batch_create(
+                name=form.cleaned_data["name"],
+                template=form.cleaned_data["template"],
+                recipients=form.source.rows(),
+                channel=form.cleaned_data["channel"],
+                user=request.user,
+                idempotency_key=form.cleaned_data["idempotency_key"],
+            )
+        except BatchValidationError as exc:
+            errors = exc.errors
+        except IdempotencyKeyReused as exc:
+            # Edited after a submit (Back, then changes): a new key lets the
+            # next submit create the batch the form now describes.
+            form.data = form.data.copy()
+            form.data["idempotency_key"] = uuid.uuid4().hex
+            errors = [
+                LineError(
+                    0,
+                    f"This form was already used for batch #{exc.batch.pk} with other "
+                    "recipients or settings; nothing new was created. Send it again to "
+                    "create another batch from what it holds now.",
                 )
-            except BatchValidationError as exc:
-                errors = exc.errors
-            except IdempotencyKeyReused as exc:
-                # Edited after a submit (Back, then changes): a new key lets the
-                # next submit create the batch the form now describes.
-                form.data = form.data.copy()
-                form.data["idempotency_key"] = uuid.uuid4().hex
-                errors = [
-                    LineError(
-                        0,
-                        f"This form was already used for batch #{exc.batch.pk} with other "
-                        "recipients or settings; nothing new was created. Send it again to "
-                        "create another batch from what it holds now.",
-                    )
-                ]
+            ]
+        else:
+            batch = result.batch
+            if result.created:
+                note = f"Batch #{batch.pk} created: {_count(batch.total, 'message')} queued."
+                if result.duplicates_removed:
+                    skipped = _count(result.duplicates_removed, "duplicate recipient")
+                    note += f" {skipped} skipped."
+                messages.success(request, note)
             else:
-                batch = result.batch
-                if result.created:
-                    note = f"Batch #{batch.pk} created: {_count(batch.total, 'message')} queued."
-                    if result.duplicates_removed:
-                        skipped = _count(result.duplicates_removed, "duplicate recipient")
-                        note += f" {skipped} skipped."
-                    messages.success(request, note)
-                else:
-                    messages.info(
-                        request,
-                        f"This form was already submitted: batch #{batch.pk} exists, "
-                        "nothing new was created.",
-                    )
-                return redirect("batch_detail", pk=batch.pk)
-        if not source and request.FILES.get("csv_file"):
-            request.FILES["csv_file"].seek(0)
-            try:
-                source = decode_upload(request.FILES["csv_file"].read())
-            except RecipientsUnreadable:
-                source = ""
-    else:
-        errors = []
-    context = _form_context(form, errors, source)
+                messages.info(
+                    request,
+                    f"This form was already submitted: batch #{batch.pk} exists, "
+                    "nothing new was created.",
+                )
+            return redirect("batch_detail", pk=batch.pk)
+    context = _form_context(form, errors, form.source)
     return page(request, "retry_admin/batch_new.html", context, status=400)
 
 
 def _twin(request, form: BatchForm) -> Batch | None:
     """A batch this user just created from the same input under another key
     (the form sent again after Back): asked about, never created twice."""
-    if not form.parsed or form.line_errors:
-        return None
     twin = batch_recent_twin(
         user=request.user,
         name=form.cleaned_data["name"],
         template=form.cleaned_data["template"],
         channel=form.cleaned_data["channel"],
-        recipients=form.parsed.rows,
+        recipients=form.source.rows(),
         within_seconds=TWIN_WINDOW_SECONDS,
     )
     if twin is None or twin.idempotency_key == form.cleaned_data["idempotency_key"]:
@@ -289,7 +272,7 @@ def batch_form_too_large(request, *, preview: bool = False):
         context = {"problem": _paste_too_large(), "recipient": "", "body": "", "template": None}
         return page(request, "retry_admin/batch_new.html#preview", context)
     form = BatchForm(initial={"idempotency_key": uuid.uuid4().hex})
-    context = _form_context(form, [LineError(0, _paste_too_large())], "")
+    context = _form_context(form, [LineError(0, _paste_too_large())])
     return page(request, "retry_admin/batch_new.html", context, status=413)
 
 

@@ -10,13 +10,8 @@ from django.conf import settings
 from retry_admin import selectors
 from retry_admin.channels.registry import CHANNEL_CHOICES
 from retry_admin.filters import unique
-from retry_admin.services.batches import LineError, channel_unavailable
-from retry_admin.web.recipients import (
-    ParsedRecipients,
-    RecipientsUnreadable,
-    decode_upload,
-    parse_recipients,
-)
+from retry_admin.services.batches import channel_unavailable
+from retry_admin.web.recipients import RecipientSource, RecipientsUnreadable
 
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024  # "50 MB": sizes on the console count 1 MB as 1024²
 MAX_IDS = 1000
@@ -83,7 +78,8 @@ class BatchForm(forms.Form):
                 + "; ".join(why[0].lower() + why[1:] for why in unavailable).replace("%", "%%")
                 + ")."
             )
-        self.parsed: ParsedRecipients | None = None
+        # Set by clean(): where the recipients are read from, a line at a time.
+        self.source: RecipientSource | None = None
 
     def clean_csv_file(self):
         upload = self.cleaned_data.get("csv_file")
@@ -106,23 +102,20 @@ class BatchForm(forms.Form):
             )
         try:
             if upload:
-                self.parsed = parse_recipients(decode_upload(upload.read()), header_required=True)
+                # Read a line at a time from Django's temporary file, never whole.
+                self.source = RecipientSource.from_upload(upload)
                 field = "csv_file"
             elif text.strip():
-                self.parsed = parse_recipients(text, header_required=False)
+                self.source = RecipientSource.from_text(text, header_required=False)
                 field = "recipients"
             else:
                 raise forms.ValidationError("Add recipients: paste them or upload a CSV file.")
         except RecipientsUnreadable as exc:
             self.add_error("csv_file" if upload else "recipients", str(exc))
             return cleaned
-        if not self.parsed.rows and not self.parsed.errors:
+        if next(self.source.rows(), None) is None:
             self.add_error(field, "There are no recipients below the header line.")
         return cleaned
-
-    @property
-    def line_errors(self) -> list[LineError]:
-        return self.parsed.errors if self.parsed else []
 
 
 class TemplateForm(forms.Form):
