@@ -65,11 +65,14 @@ class DatabaseQueue(QueueBackend):
     def describe(self) -> str:
         return f"db queue {self.queue_name!r} ({connection.vendor})"
 
+    # ``dead__in``, not ``dead=``: Django writes ``dead=True`` as a bare
+    # ``WHERE "dead"`` on SQLite, which no index can seek on; ``IN (1)`` seeks
+    # the claim index's (queue, dead) prefix (tests/queues/test_db_plans.py).
     def _live(self):
-        return QueueMessage.objects.filter(queue=self.queue_name, dead=False)
+        return QueueMessage.objects.filter(queue=self.queue_name, dead__in=[False])
 
     def _dead(self):
-        return QueueMessage.objects.filter(queue=self.queue_name, dead=True)
+        return QueueMessage.objects.filter(queue=self.queue_name, dead__in=[True])
 
     # Main queue
 
