@@ -28,11 +28,15 @@ def test_the_default_lease_lets_the_next_cycle_run_within_a_minute():
 
 def test_a_killed_cycle_blocks_the_next_for_one_lease_only(make_batch, workers, settings, as_super):
     settings.LOCK_LEASE_SECONDS = LEASE
+    settings.RETRY_CYCLE_LIMIT = 0  # uncapped: the last cycle below takes every message
     make_batch(20_000)
     MessageLog.objects.update(status=Status.FAILED, updated_at=timezone.now() - timedelta(hours=3))
     QueueMessage.objects.all().delete()
 
-    cycle = workers.start("retry_failed_messages", LOCK_LEASE_SECONDS=str(LEASE))
+    # Uncapped, so the cycle is still at work when it is killed.
+    cycle = workers.start(
+        "retry_failed_messages", LOCK_LEASE_SECONDS=str(LEASE), RETRY_CYCLE_LIMIT="0"
+    )
     wait_until(
         lambda: RetryRun.objects.filter(finished_at__isnull=True).exists(),
         seconds=30,

@@ -98,8 +98,10 @@ def channel_calls(settings, monkeypatch) -> Counter:
 
 
 @pytest.fixture
-def many_failures(make_batch) -> Batch:
-    """MESSAGES failed messages, quiet long enough to be retried, none queued."""
+def many_failures(make_batch, settings) -> Batch:
+    """MESSAGES failed messages, quiet long enough to be retried, none queued;
+    the cycles are uncapped, so each could take them all."""
+    settings.RETRY_CYCLE_LIMIT = 0
     batch = make_batch(MESSAGES)
     three_hours_ago = timezone.now() - timedelta(hours=3)
     MessageLog.objects.update(
