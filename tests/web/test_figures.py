@@ -56,3 +56,23 @@ def test_zero_means_every_request_computes(settings):
     figures, _ = _figures(settings, fresh_for=0)
 
     assert [figures.get() for _ in range(3)] == [1, 2, 3]
+
+
+def test_figures_that_take_long_to_compute_are_recomputed_less_often(settings):
+    # Counting a million logs on a busy machine can take most of a second:
+    # recomputing it every 2 s would keep a core busy while anyone watches.
+    settings.TEST_FIGURES_FRESH = 0.001
+    calls = []
+
+    def slow():
+        calls.append(time.monotonic())
+        time.sleep(0.05)
+        return len(calls)
+
+    figures = SharedFigures(slow, fresh_setting="TEST_FIGURES_FRESH")
+    assert figures.get() == 1
+    time.sleep(0.02)  # far past the setting, well within 10 x the cost
+
+    assert figures.get() == 1
+    assert len(calls) == 1
+    assert figures.fresh_for >= 10 * 0.05
