@@ -345,6 +345,14 @@ class DLQEntrySerializer(serializers.Serializer):
         ),
     )
     message = MessageSerializer(allow_null=True)
+    auto_attempts = serializers.IntegerField(
+        help_text="Automatic replays so far (DLQ_AUTO_REPLAY); 0 for a body that is not ours."
+    )
+    auto_next_at = serializers.DateTimeField(
+        allow_null=True,
+        help_text="When the automatic reprocessing may replay it next; null when it is off, "
+        "the entry is not ours, or its automatic replays are spent (left for an admin).",
+    )
 
 
 class DLQListSerializer(serializers.Serializer):

@@ -73,9 +73,10 @@ def dlq_entries(*, limit: int = 100, ids: Sequence[str] | None = None) -> list[D
         if entry.message is not None:
             attempts, last = replays.get(entry.message.pk, (0, None))
             entry.auto_attempts, entry.auto_last_at = attempts, last
-            entry.auto_next_at = policy.dlq_auto_replay_at(
-                attempts=attempts, dead_at=entry.dead_at, last_attempt_at=last
-            )
+            if settings.DLQ_AUTO_REPLAY:
+                entry.auto_next_at = policy.dlq_auto_replay_at(
+                    attempts=attempts, dead_at=entry.dead_at, last_attempt_at=last
+                )
     return entries
 
 

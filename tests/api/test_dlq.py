@@ -4,7 +4,10 @@ import pytest
 
 from retry_admin.models import AuditEvent, MessageLog, QueueMessage, Status
 from retry_admin.queues import get_backend, reset_backends
+from retry_admin.services.dlq_auto import dlq_auto_replay
+from retry_admin.services.sender import sender_drain
 from tests.api.conftest import assert_error, dlq_ids
+from tests.conftest import receive_and_drop
 
 pytestmark = pytest.mark.django_db
 
@@ -252,3 +255,20 @@ def test_odd_entry_ids_are_unknown_ids_not_server_errors(as_super, make_dead_let
     assert_error(replay, 400, "Not in the dead-letter queue")
     assert_error(purge, 400, "Not in the dead-letter queue")
     assert dlq_ids() == [real]
+
+
+def test_each_entry_says_its_automatic_replays(as_viewer, settings, make_dead_lettered):
+    make_dead_lettered(1)
+    [entry] = as_viewer.get(URL).json()["results"]
+    assert (entry["auto_attempts"], entry["auto_next_at"]) == (0, None)  # off
+
+    settings.DLQ_AUTO_REPLAY = True
+    settings.DLQ_AUTO_REPLAY_BACKOFF_MINUTES = 0
+    settings.DLQ_AUTO_REPLAY_MAX_ATTEMPTS = 2
+    assert dlq_auto_replay().replayed == 1
+    receive_and_drop()
+    sender_drain(until_empty=True)  # back in the DLQ
+
+    [entry] = as_viewer.get(URL).json()["results"]
+    assert entry["auto_attempts"] == 1
+    assert entry["auto_next_at"] is not None
