@@ -62,7 +62,8 @@ def wake_mode(backend_name: str) -> str:
 
     if backend_name == "db":
         return "notify" if connection.vendor == "postgresql" else "poll"
-    return "long-poll" if backend_name == "sqs" else "poll"
+    # SQS_WAIT_SECONDS=0 turns long polling off: then poll, never spin.
+    return "long-poll" if backend_name == "sqs" and settings.SQS_WAIT_SECONDS > 0 else "poll"
 
 
 class _Runner:
