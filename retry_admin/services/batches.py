@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from retry_admin.channels import Channel, get_channel
 from retry_admin.channels.registry import CHANNELS
+from retry_admin.logevents import log_event
 from retry_admin.models import (
     AuditEvent,
     Batch,
@@ -503,7 +504,17 @@ def _enqueue_in_transaction(
         with transaction.atomic():
             results = send_all(backend, bodies, priority=batch.priority)
     except QueueError as exc:
-        logger.warning("Queue unavailable while creating batch %s: %s", batch.pk, exc)
+        log_event(
+            logger,
+            logging.ERROR,
+            "queue.send_failed",
+            "Queue unavailable while creating batch %s: %s; its messages stay in the outbox",
+            batch.pk,
+            exc,
+            batch=batch.pk,
+            count=len(ids),
+            error=str(exc),
+        )
         MessageLog.objects.filter(id__in=ids).update(enqueued_at=None)
         return False
     refused = [pk for pk, result in zip(ids, results, strict=True) if not result.ok]

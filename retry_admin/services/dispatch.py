@@ -24,6 +24,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from retry_admin.locks import held_lock
+from retry_admin.logevents import log_event
 from retry_admin.models import MessageLog
 from retry_admin.queues import QueueBackend, QueueError, get_backend
 from retry_admin.queues.base import SendResult
@@ -93,7 +94,16 @@ def dispatch(
         try:
             sent, rejected = _send_chunk(backend, rows)
         except QueueError as exc:
-            logger.warning("Queue unavailable; %d+ messages stay in the outbox: %s", len(rows), exc)
+            log_event(
+                logger,
+                logging.ERROR,
+                "queue.send_failed",
+                "Queue unavailable; %d+ messages stay in the outbox: %s",
+                len(rows),
+                exc,
+                count=len(rows),
+                error=str(exc),
+            )
             result.error = str(exc)
             unavailable = f"Queue unavailable: {exc}"
             result.failed.update((row[0], unavailable) for row in rows)

@@ -12,6 +12,7 @@ Two answers:
   ``ok``.
 """
 
+import logging
 import os
 import threading
 import time
@@ -23,6 +24,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from retry_admin.locks import lock_is_held
+from retry_admin.logevents import log_event
 from retry_admin.models import Heartbeat, RetryRun
 from retry_admin.schedules import RETRY_CYCLE, next_run
 from retry_admin.selectors import queue_status
@@ -293,12 +295,53 @@ def health_check() -> dict:
             checks[name] = {"ok": False, "state": "down", "error": "database down"}
     states = {check["state"] for check in checks.values()}
     status = "ok" if states == {"ok"} else "down" if "down" in states else "starting"
+    _FAILURES.report(checks)
     return {
         "healthy": status == "ok",
         "status": status,
         "checks": checks,
         "timestamp": now.isoformat(),
     }
+
+
+class _FailureLog:
+    """The design's "service health check failures" at ERROR: once when a
+    check goes down, once (INFO) when it is back, not at every probe."""
+
+    def __init__(self) -> None:
+        self._down: set[str] = set()
+        self._lock = threading.Lock()
+
+    def report(self, checks: dict[str, dict]) -> None:
+        down = {name for name, check in checks.items() if check.get("state") == "down"}
+        with self._lock:
+            failed, back = down - self._down, self._down - down
+            self._down = down
+        for name in sorted(failed):
+            error = str(checks[name].get("error", ""))
+            log_event(
+                logger,
+                logging.ERROR,
+                "health.check_failed",
+                "Health check %s failed: %s",
+                name,
+                error,
+                check=name,
+                error=error,
+            )
+        for name in sorted(back):
+            log_event(
+                logger,
+                logging.INFO,
+                "health.check_ok",
+                "Health check %s is ok again",
+                name,
+                check=name,
+            )
+
+
+_FAILURES = _FailureLog()
+logger = logging.getLogger(__name__)
 
 
 def _parse(value: str):

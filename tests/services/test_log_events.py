@@ -176,3 +176,46 @@ def test_a_service_logs_its_start_and_stop_one_line_each(workers, log_format):
         assert "level=INFO" in lines[0] and "event=service.started" in lines[0]
         assert f"pid={process.pid}" in lines[0] and "service=sender" in lines[0]
         assert "event=service.stopped" in lines[1] and "uptime_seconds=" in lines[1]
+
+
+# Queue sends outside the cycle, and health checks
+
+
+def test_a_batch_whose_sends_the_queue_refuses_is_an_error(
+    template, monkeypatch, django_capture_on_commit_callbacks, caplog
+):
+    from retry_admin.services.batches import batch_create
+    from tests.conftest import make_rows, run_queued_tasks
+
+    def down(self, bodies, **kwargs):
+        raise QueueError("queue is down")
+
+    monkeypatch.setattr(DatabaseQueue, "send", down)
+    with django_capture_on_commit_callbacks(execute=True):
+        batch = batch_create(name="B", template=template, recipients=make_rows(3)).batch
+    run_queued_tasks()  # the outbox dispatch finds it down too
+
+    refused = events(caplog, "queue.send_failed")
+    assert [record.levelno for record in refused] == [logging.ERROR, logging.ERROR]
+    assert (refused[0].batch, refused[0].count) == (batch.pk, 3)
+    assert all("queue is down" in record.error for record in refused)
+
+
+def test_a_failing_health_check_is_an_error_once_and_its_recovery_is_logged(caplog, monkeypatch):
+    from retry_admin.services import health
+
+    monkeypatch.setattr(health, "_FAILURES", health._FailureLog())
+    queue = {"ok": False, "error": "connection refused"}
+    monkeypatch.setattr(health, "queue_status", lambda: dict(queue))
+
+    health.health_check()
+    health.health_check()  # a load balancer probes every few seconds: one line, not one each
+
+    [failed] = [r for r in events(caplog, "health.check_failed") if r.check == "queue"]
+    assert (failed.levelno, failed.error) == (logging.ERROR, "connection refused")
+
+    queue.update(ok=True, error="")
+    health.health_check()
+
+    [back] = [r for r in events(caplog, "health.check_ok") if r.check == "queue"]
+    assert back.levelno == logging.INFO
