@@ -82,3 +82,27 @@ def test_without_a_file_the_defaults_hold(tmp_path):
     assert result.returncode == 0, result.stderr
     values = result.stdout.split()
     assert values[:4] == ["3", "2", "100", "batch-messages"]
+
+
+def test_the_design_s_defaults(tmp_path):
+    """000: retry every 6 h, at most 3 retries, 2 h after the last update, 100
+    per cycle; 002: queue batch-messages, polled every 5 s."""
+    code = (
+        "from django.conf import settings as s\n"
+        "print(s.MESSAGE_RETRY_INTERVAL_HOURS, s.MAX_MESSAGE_RETRY_COUNT,"
+        " s.MESSAGE_RETRY_AFTER_HOURS, s.RETRY_CYCLE_LIMIT, s.QUEUE_NAME, s.SENDER_POLL_SECONDS)"
+    )
+    result = processes.start_django(
+        tmp_path / "var",
+        code,
+        clear=[
+            *CLEAR,
+            "RETRY_ADMIN_ENV_FILE",
+            "MESSAGE_RETRY_INTERVAL_HOURS",
+            "SENDER_POLL_SECONDS",
+        ],
+        RETRY_ADMIN_ENV_FILE="",
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["6", "3", "2", "100", "batch-messages", "5"]
