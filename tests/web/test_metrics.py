@@ -12,6 +12,7 @@ from retry_admin.models import DeliveryAttempt, HourlyCount, MessageLog, RetryRu
 from retry_admin.selectors.figures import status_counts
 from retry_admin.services.cleanup import cleanup_run
 from retry_admin.services.sender import sender_drain
+from tests.processes import start_django
 
 TOKEN = "m3trics-token-for-tests-0123456789"
 
@@ -230,3 +231,24 @@ def test_the_retry_figures_are_the_overviews(batch_with_failures):
     samples = scrape()
     assert value(samples, "retry_admin_recovered_messages") == 3
     assert value(samples, "retry_admin_retry_success_ratio") == 0.75
+
+
+@pytest.fixture(scope="module")
+def var_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("metrics-settings")
+
+
+def test_a_short_token_stops_start_up_without_echoing_it(var_dir):
+    result = start_django(var_dir, METRICS_TOKEN="short-secret")
+    assert result.returncode != 0
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("django.core.exceptions.ImproperlyConfigured: METRICS_TOKEN")
+    assert "at least 16 characters" in last
+    assert "short-secret" not in result.stderr
+
+
+def test_an_unknown_envelope_form_stops_start_up(var_dir):
+    result = start_django(var_dir, QUEUE_ENVELOPE="everything")
+    last = result.stderr.strip().splitlines()[-1]
+    assert result.returncode != 0
+    assert "QUEUE_ENVELOPE must be one of full, pointer" in last
