@@ -1,6 +1,7 @@
 """The console's filters: one way to write a moment (with its time zone) and
 an interval, on every page."""
 
+import hashlib
 from datetime import datetime
 
 from django import template
@@ -29,3 +30,12 @@ register.filter("stamp", stamp)
 @register.filter
 def every(minutes: int) -> str:
     return _every(int(minutes))
+
+
+@register.filter
+def dom_id(value: object) -> str:
+    """A stable, HTML-safe id fragment for any text (an error signature, a
+    group key): the same text gives the same id on every render, so focus
+    survives a live region's refresh (htmx puts it back on the element with
+    the id it had)."""
+    return hashlib.sha1(str(value).encode()).hexdigest()[:12]

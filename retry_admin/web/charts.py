@@ -106,4 +106,12 @@ def hourly_chart(series: list[dict]) -> dict:
         ],
         "empty": peak == 0,
         "center": WIDTH // 2,
+        # The same figures as text, for a table beside the chart (colour is not the only key).
+        "rows": [
+            {
+                "hour": row["hour"],
+                "values": [row[key] for key, _, _ in SERIES],
+            }
+            for row in series
+        ],
     }

@@ -3,14 +3,12 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from retry_admin.web import batches, dlq, failures, health, messages, metrics, overview
+from retry_admin.web import batches, dlq, failures, health, login, messages, metrics, overview
 
 urlpatterns = [
     path(
         "accounts/login/",
-        auth_views.LoginView.as_view(
-            template_name="retry_admin/login.html", redirect_authenticated_user=True
-        ),
+        login.SignInView.as_view(),
         name="login",
     ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),

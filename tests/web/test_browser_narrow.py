@@ -1,11 +1,14 @@
-"""Every page fits a phone (390 px) and a small tablet (640 px) without
-scrolling sideways: the top bar wraps, tables scroll inside their card."""
+"""Every page fits a phone (390 px) and a small tablet (640 px, a 1280 px
+screen at 200% zoom) without scrolling sideways: the top bar wraps, tables
+scroll inside their card. Every page means the list below and every page a
+link reaches (tests/web/a11y.py crawl), in every panel state."""
 
 import pytest
 from django.core.management import call_command
 
 from retry_admin.models import Batch, MessageLog
 from retry_admin.services.sender import sender_drain
+from tests.web.a11y import crawl, panel_states, unreached_pages
 
 pytestmark = pytest.mark.browser
 
@@ -65,12 +68,17 @@ def test_every_page_fits_the_screen_width(
         if page.evaluate(scroll) > width:
             too_wide[path] = (page.evaluate(scroll), page.evaluate(WIDE, width))
         shot(page, f"{width}px{path.split('?')[0].rstrip('/').replace('/', '-') or '-overview'}")
-    page.goto(f"{live_server.url}/dlq/")
-    page.get_by_test_id("purge-all").click()
-    page.get_by_test_id("purge-confirm").wait_for()
-    if page.evaluate(scroll) > width:
-        too_wide["/dlq/ purge dialog"] = page.evaluate(scroll)
-    shot(page, f"{width}px-dlq-purge")
+
+    def measure(label: str) -> None:
+        page.wait_for_load_state("networkidle")
+        if page.evaluate(scroll) > width:
+            too_wide[label] = (page.evaluate(scroll), page.evaluate(WIDE, width))
+
+    # Every other page a link reaches (pages added later too), and every panel.
+    reached = crawl(page, live_server.url, measure)
+    assert unreached_pages(reached, super_admin) == set()
+    panel_states(page, live_server.url, measure)
+    shot(page, f"{width}px-new-template-refused")
 
     assert too_wide == {}, f"wider than {width} px: {too_wide}"
 
