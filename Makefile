@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test test-postgres bench lint format lock
+.PHONY: install run test test-postgres bench bench-peers lint format lock
 
 install: $(STAMP)
 
@@ -37,6 +37,11 @@ test: install
 
 bench: install
 	$(PY) bench/run.py
+
+# The same 20,000-message job through django-q2 (ORM broker) and Celery on
+# Redis, one task per message, beside the product (bench/peers.py).
+bench-peers: install
+	$(PY) bench/peers.py
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -1,39 +1,21 @@
-"""Page timings: server-side p95 of the console's busiest pages over
-1,000,000 message logs (100,000 with ``quick``).
+"""A million message logs for the page benchmarks, written as fast as the
+database takes them (COPY on PostgreSQL, ``executemany`` on SQLite): 200
+batches, a realistic mix of statuses and error signatures over 30 days of
+UUIDv7 ids, the queue and DLQ rows that go with the pending and
+dead-lettered messages, recent delivery attempts and the hourly counts.
 
-Seeds the bench database with raw bulk inserts (COPY on PostgreSQL,
-``executemany`` on SQLite): 200 batches, a realistic mix of statuses and
-error signatures over 30 days of UUIDv7 ids, the queue and DLQ rows that go
-with the pending and dead-lettered messages, recent delivery attempts and the
-hourly counts. Then times ``GET`` of each page through ``django.test.Client``
-signed in as a Super Admin (whole Django stack, no network), 30 requests each
-after a warm-up. Baseline, same run: the same page with the batches but no
-messages, so the ratio is what a million rows cost.
-
-    measure(quick: bool) -> list[dict]; run(ctx) gives them to bench/run.py
-
-Each row: name, value, unit, baseline, ratio, aim, ok (True or False against
-the aim, None for a row that is information only). The overview is timed as
-served (its figures are shared and refreshed in the background, see
-retry_admin/web/figures.py) and, as information, with every request computing
-its own figures, which is what a first visit pays.
-
-Alone: ``.venv/bin/python bench/run.py --only pages [--quick]``.
+bench/http_load.py seeds its kept database with ``seed_batches`` then
+``seed`` and times the pages over HTTP; docs/metrics.md's scrape timing used
+the same data.
 """
 
 import json
 import math
 import random
-import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
-FULL_SIZE = 1_000_000
-QUICK_SIZE = 100_000
 BATCHES = 200
-REQUESTS = 30
-WARMUP = 3
-AIM_MS = 150.0
 CHUNK = 20_000
 
 STATUS_MIX = [  # (status, share)
@@ -291,173 +273,3 @@ def seed_batches() -> list[int]:
         for i in range(BATCHES)
     )
     return list(Batch.objects.filter(name__startswith="pages bench ").values_list("id", flat=True))
-
-
-def clean() -> None:
-    from django.db import connection
-
-    from retry_admin.models import (
-        AuditEvent,
-        Batch,
-        DeliveryAttempt,
-        HourlyCount,
-        MessageEvent,
-        MessageLog,
-        QueueMessage,
-        RetryRun,
-        Template,
-    )
-
-    # Children first, plain DELETEs: the ORM's collector would load every row.
-    models = [MessageEvent, DeliveryAttempt, MessageLog, QueueMessage, AuditEvent, Batch]
-    models += [HourlyCount, RetryRun, Template]
-    with connection.cursor() as cursor:
-        for model in models:
-            cursor.execute(f"DELETE FROM {model._meta.db_table}")  # our own table names
-
-
-# Timing
-
-
-def _p95(samples: list[float]) -> float:
-    ordered = sorted(samples)
-    return ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)]
-
-
-def _time(client, url: str, *, cold: bool = False) -> float:
-    """p95 in ms of ``REQUESTS`` GETs, as served. ``cold``: forget the
-    overview's shared figures before each request, so that each one computes
-    them itself (what the first visit after a quiet spell pays)."""
-    from retry_admin.web.overview import FIGURES
-
-    for _ in range(WARMUP):
-        response = client.get(url)
-        if response.status_code != 200:
-            raise RuntimeError(f"GET {url}: {response.status_code}")
-    samples = []
-    for _ in range(REQUESTS):
-        if cold:
-            FIGURES.clear()
-        started = time.perf_counter()
-        response = client.get(url)
-        samples.append((time.perf_counter() - started) * 1000)
-        if response.status_code != 200:
-            raise RuntimeError(f"GET {url}: {response.status_code}")
-    return _p95(samples)
-
-
-def _pages(targets: dict) -> list[tuple[str, str]]:
-    # The overview last: its background refreshes must not overlap the others.
-    return [
-        ("GET /messages/?status=failed", "/messages/?status=failed"),
-        ("GET /messages/?batch=N", f"/messages/?batch={targets['batch']}"),
-        (
-            "GET /messages/?status=permanently_failed&error=…",
-            "/messages/?" + _query(status="permanently_failed", error=targets["error"]),
-        ),
-        ("GET /messages/?recipient=prefix", f"/messages/?{_query(recipient=targets['recipient'])}"),
-        # Half the table: refused at once ("type more of the address").
-        ("GET /messages/?recipient=broad prefix", f"/messages/?{_query(recipient='+4477')}"),
-        ("GET /failures/", "/failures/"),
-        ("GET / (overview)", "/"),
-    ]
-
-
-def _query(**params: str) -> str:
-    from urllib.parse import urlencode
-
-    return urlencode(params)
-
-
-def measure(quick: bool) -> list[dict]:
-    from django.conf import settings
-    from django.contrib.auth import get_user_model
-    from django.test import Client
-
-    from retry_admin.channels import reset_channels
-    from retry_admin.queues import reset_backends
-
-    size = QUICK_SIZE if quick else FULL_SIZE
-    if "testserver" not in settings.ALLOWED_HOSTS:
-        settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
-    clean()
-    reset_channels()
-    reset_backends()
-    user, _ = get_user_model().objects.get_or_create(
-        username="pages-bench", defaults={"is_staff": True, "is_superuser": True}
-    )
-    client = Client()
-    client.force_login(user)
-    try:
-        batch_ids = seed_batches()
-        targets = {
-            "batch": batch_ids[len(batch_ids) // 2],
-            "error": ERRORS["permanently_failed"][0][1],
-            "recipient": "+447700012",  # part of a phone number: 500 matches
-        }
-        pages = _pages(targets)
-        baselines = {name: _time(client, url) for name, url in pages}
-        started = time.perf_counter()
-        seed(size)
-        seeded_in = time.perf_counter() - started
-        rows = []
-        for name, url in pages:
-            value = _time(client, url)
-            baseline = baselines[name]
-            rows.append(
-                {
-                    "name": f"pages: {name} p95, {size:,} logs",
-                    "value": round(value, 2),
-                    "unit": "ms",
-                    "baseline": round(baseline, 2),
-                    "ratio": round(value / baseline, 2) if baseline else None,
-                    "aim": f"p95 < {AIM_MS:.0f} ms",
-                    "ok": value < AIM_MS,
-                }
-            )
-        cold = _time(client, "/", cold=True)
-        rows.append(
-            {
-                "name": f"pages: GET / p95 computing its own figures (first visit), {size:,} logs",
-                "value": round(cold, 2),
-                "unit": "ms",
-                "baseline": round(baselines[pages[-1][0]], 2),
-                "ratio": round(cold / baselines[pages[-1][0]], 2),
-                "aim": "",
-                "ok": None,  # information: polls are served shared figures
-            }
-        )
-        rows.append(
-            {
-                "name": f"pages: seeding {size:,} logs (raw bulk insert)",
-                "value": round(size / seeded_in),
-                "unit": "rows/s",
-                "baseline": None,
-                "ratio": None,
-                "aim": "",
-                "ok": None,  # information
-            }
-        )
-        return rows
-    finally:
-        clean()
-        user.delete()
-
-
-def run(ctx) -> list:
-    """``make bench`` entry point: the rows of ``measure`` as table rows."""
-    from bench.harness import Result
-
-    verdicts = {True: "pass", False: "MISS", None: "info"}
-    return [
-        Result(
-            row["name"],
-            row["value"],
-            row["unit"],
-            baseline=row["baseline"],
-            ratio=row["ratio"],
-            aim=row["aim"],
-            verdict=verdicts[row["ok"]],
-        )
-        for row in measure(ctx.scale < 1)
-    ]

@@ -36,7 +36,7 @@ BENCHMARKS = {
     "retry_cycle": "bench.retry_cycle",
     "simulated": "bench.simulated",
     "first_delivery": "bench.first_delivery",
-    "pages": "bench.pages",
+    "pages": "bench.http_load",
 }
 PG_SCHEMES = {"postgres", "postgresql", "pgsql"}
 PG_BENCH_DB = "retry_admin_bench"
