@@ -33,6 +33,7 @@ BENCHMARKS = {
     "sender_redis": "bench.sender_redis",
     "sender_rabbitmq": "bench.sender_rabbitmq",
     "batch_create": "bench.batch_create",
+    "batch_create_large": "bench.batch_create_large",
     "retry_cycle": "bench.retry_cycle",
     "simulated": "bench.simulated",
     "first_delivery": "bench.first_delivery",

@@ -17,6 +17,7 @@ BENCHMARKS = {
     "sender_redis",
     "sender_rabbitmq",
     "batch_create",
+    "batch_create_large",
     "retry_cycle",
     "simulated",
     "first_delivery",
