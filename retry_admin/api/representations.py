@@ -139,6 +139,9 @@ class RetryResultSerializer(serializers.Serializer):
     stillFailed = serializers.IntegerField()
     permanentlyFailed = serializers.IntegerField()
     skipped = serializers.IntegerField()
+    left = serializers.IntegerField(
+        help_text="Eligible messages left for the next cycle by RETRY_CYCLE_LIMIT (0: none)."
+    )
     error = serializers.CharField(help_text="Empty when the cycle succeeded.")
     success = serializers.BooleanField()
 
@@ -181,6 +184,9 @@ class RetryDryRunDataSerializer(serializers.Serializer):
     )
     permanentlyFailed = serializers.IntegerField(
         help_text="Failed messages out of retries (or whose batch/template is gone)."
+    )
+    left = serializers.IntegerField(
+        help_text="Eligible messages a cycle now would leave for the next (RETRY_CYCLE_LIMIT)."
     )
 
 

@@ -203,6 +203,7 @@ def _result(run: RetryRun) -> dict:
         "still_failed": run.still_failed,
         "permanently_failed": run.permanently_failed,
         "skipped": run.skipped,
+        "left": run.left,
         "error": run.error,
         "success": not run.error,
     }

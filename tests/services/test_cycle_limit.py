@@ -101,3 +101,19 @@ def test_the_overview_says_nothing_of_a_cycle_that_took_them_all(failures, setti
 
     assert "left for the next cycle" not in page
     assert 'data-testid="run-another"' not in page
+
+
+def test_the_api_says_what_a_capped_cycle_left_and_what_one_now_would_leave(
+    failures, settings, viewer, super_admin
+):
+    from tests.api.conftest import bearer
+
+    settings.RETRY_CYCLE_LIMIT = 3
+    retry_cycle_run(trigger="schedule")
+    as_viewer, as_super = bearer(viewer), bearer(super_admin)
+
+    status = as_viewer.get("/api/campaigns/retry-status").json()["messageRetryStatus"]
+    plan = as_super.post("/api/campaigns/retry-failed-messages?dryRun=true").json()["data"]
+
+    assert (status["lastResult"]["requeued"], status["lastResult"]["left"]) == (3, 5)
+    assert (plan["requeued"], plan["left"]) == (3, 2)

@@ -107,6 +107,7 @@ class RetryFailedMessagesView(SeedView):
                         "requeued": plan.requeued,
                         "skipped": plan.skipped,
                         "permanentlyFailed": plan.permanently_failed,
+                        "left": plan.left,
                     },
                 }
             )
@@ -175,6 +176,7 @@ class RetryStatusView(SeedView):
                         "stillFailed": last["still_failed"],
                         "permanentlyFailed": last["permanently_failed"],
                         "skipped": last["skipped"],
+                        "left": last["left"],
                         "error": last["error"],
                         "success": last["success"],
                     },
