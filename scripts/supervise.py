@@ -8,8 +8,9 @@ and it is started again after a backoff that doubles on each crash in a row
 ``--stable`` seconds. A program that exits ``--max-restarts`` times within
 ``--window`` seconds is given up on loudly: the supervisor logs why, stops
 everything and exits 1 (a crash loop is a bug or a broken setup; restarting
-it forever hides it). SIGTERM or SIGINT stops every program (SIGTERM to its
-group, SIGKILL after ``--grace`` seconds) and exits 0.
+it forever hides it). SIGTERM or SIGINT stops every program (SIGTERM to the
+program, which stops its own children; SIGKILL to its whole group after
+``--grace`` seconds) and exits 0.
 
 Why not a library: honcho and foreman stop everything when one program exits
 (what scripts/run.sh used to do); supervisord restarts, but backs off only
@@ -67,6 +68,14 @@ class Program:
         )
         self.started_at, self.restart_at = time.monotonic(), None
         log(f"{self.name} started (pid {self.process.pid}): {self.command}")
+
+    def signal_leader(self, signum: int) -> None:
+        """Only the program itself: qcluster and gunicorn stop their own
+        children gracefully (a SIGTERM to the whole group would kill a
+        django-q2 worker mid-task)."""
+        if self.process is not None and self.process.poll() is None:
+            with suppress(ProcessLookupError):
+                self.process.send_signal(signum)
 
     def signal_group(self, signum: int) -> None:
         if self.process is not None:
@@ -131,14 +140,14 @@ class Supervisor:
     def stop_all(self) -> None:
         running = [p for p in self.programs if p.process is not None and p.restart_at is None]
         for program in running:
-            program.signal_group(signal.SIGTERM)
+            program.signal_leader(signal.SIGTERM)
         deadline = time.monotonic() + self.options.grace
         for program in running:
             try:
                 program.process.wait(timeout=max(0.0, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 log(f"{program.name} did not stop within {self.options.grace:g} s: killing it")
-            program.signal_group(signal.SIGKILL)
+            program.signal_group(signal.SIGKILL)  # and whatever it left behind
             program.process.wait()
         log("stopped")
 

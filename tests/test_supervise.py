@@ -144,3 +144,23 @@ def test_a_program_that_ignores_sigterm_is_killed_after_the_grace(tmp_path):
     assert supervisor.wait(timeout=15) == 0
     assert not _alive(pid)
     assert "a did not stop within 0.5 s: killing it" in supervisor.stderr.read()
+
+
+def test_sigterm_reaches_the_program_not_its_children_then_the_group_is_killed(tmp_path):
+    # A program that stops its child itself (as qcluster stops its workers):
+    # the child must not get the SIGTERM first, and nothing may outlive the stop.
+    supervisor = _start(
+        tmp_path,
+        'a: sh -c \'sh -c "trap \\"echo child-term >> a.out\\" TERM; '
+        'echo \\$\\$ > child.pid; while true; do sleep 0.1; done" & '
+        'trap "echo leader-term >> a.out; exit 0" TERM; echo $$ > a.pid; '
+        "while true; do sleep 0.1; done'\n",
+        "--grace",
+        "2",
+    )
+    _wait_for(tmp_path / "a.pid", lines=1)
+    child = int(_wait_for(tmp_path / "child.pid", lines=1)[0])
+    supervisor.send_signal(signal.SIGTERM)
+    assert supervisor.wait(timeout=15) == 0
+    assert (tmp_path / "a.out").read_text().split() == ["leader-term"]
+    assert not _alive(child)  # killed with the group once its leader stopped
