@@ -253,12 +253,6 @@ class DLQReplaySerializer(serializers.Serializer):
         help_text="true: also move bodies that are not Retry Admin envelopes back to the "
         "main queue unchanged (what the SQS redrive does); default: leave them.",
     )
-    as_is = BooleanField(
-        required=False,
-        default=False,
-        help_text="true: also move bodies that are not Retry Admin envelopes back to the "
-        "main queue unchanged (what the SQS redrive does); default: leave them.",
-    )
 
     def validate(self, data):
         if ("ids" in data) == bool(data.get("all")):
@@ -277,22 +271,10 @@ class ReplayIdsSerializer(serializers.Serializer):
         help_text="true: also move bodies that are not Retry Admin envelopes back to the "
         "main queue unchanged (what the SQS redrive does); default: leave them.",
     )
-    as_is = BooleanField(
-        required=False,
-        default=False,
-        help_text="true: also move bodies that are not Retry Admin envelopes back to the "
-        "main queue unchanged (what the SQS redrive does); default: leave them.",
-    )
 
 
 class ReplayAllSerializer(serializers.Serializer):
     all = TrueField(help_text="Replay the whole DLQ.")
-    as_is = BooleanField(
-        required=False,
-        default=False,
-        help_text="true: also move bodies that are not Retry Admin envelopes back to the "
-        "main queue unchanged (what the SQS redrive does); default: leave them.",
-    )
     as_is = BooleanField(
         required=False,
         default=False,
