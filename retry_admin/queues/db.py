@@ -8,14 +8,21 @@ writer at a time, which makes the same statement atomic there.
 
 Sends write through the caller's transaction (``transactional``): a status
 change and the enqueue that goes with it commit together or not at all.
+
+Every row leaves two dead tuples on PostgreSQL (the claim's update, the ack's
+delete). Besides the table's own autovacuum settings (migration 0011), a
+process that has acked ``VACUUM_AFTER_ACKS`` rows vacuums the table when a
+receive finds it empty, so a drain leaves no bloat behind (``VACUUM
+(SKIP_LOCKED)``: a second process never waits for the first one's).
 """
 
+import logging
 import secrets
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import timedelta
 
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
@@ -32,7 +39,10 @@ from retry_admin.queues.base import (
 )
 from retry_admin.queues.wake import notify_enqueued
 
+logger = logging.getLogger(__name__)
+
 _TABLE = QueueMessage._meta.db_table
+VACUUM_AFTER_ACKS = 10_000
 
 
 def _split(handles: Sequence[str]) -> dict[str, list[int]]:
@@ -61,6 +71,7 @@ class DatabaseQueue(QueueBackend):
 
     def __init__(self, *, queue_name: str) -> None:
         self.queue_name = queue_name
+        self._acked_since_vacuum = 0
 
     def describe(self) -> str:
         return f"db queue {self.queue_name!r} ({connection.vendor})"
@@ -125,8 +136,26 @@ class DatabaseQueue(QueueBackend):
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(sql, params)
             rows = cursor.fetchall()
+        if not rows and self._acked_since_vacuum >= VACUUM_AFTER_ACKS:
+            self._vacuum()
         rows.sort(key=lambda row: row[0])
         return [ReceivedMessage(f"{pk}:{receipt}", body, count) for pk, body, count in rows]
+
+    def _vacuum(self) -> None:
+        """Clear the dead tuples of the rows this process acked (PostgreSQL;
+        VACUUM cannot run inside a transaction, so never from one)."""
+        if connection.vendor != "postgresql" or connection.in_atomic_block:
+            return
+        self._acked_since_vacuum = 0
+        try:
+            with connection.cursor() as cursor:
+                if connection.pg_version >= 150000:
+                    # Hand this process's pending table statistics over first,
+                    # or they would count its dead tuples again after the vacuum.
+                    cursor.execute("SELECT pg_stat_force_next_flush()")
+                cursor.execute(f"VACUUM (SKIP_LOCKED) {_TABLE}")
+        except DatabaseError:  # not the table's owner, say: autovacuum still runs
+            logger.warning("Could not vacuum %s; autovacuum will", _TABLE, exc_info=True)
 
     def ack(self, handles: Sequence[str]) -> None:
         with connection.cursor() as cursor:
@@ -135,6 +164,7 @@ class DatabaseQueue(QueueBackend):
                 cursor.execute(
                     f"DELETE FROM {_TABLE} WHERE receipt = %s AND {where}", [receipt, *params]
                 )
+                self._acked_since_vacuum += cursor.rowcount
 
     def release(self, handles: Sequence[str], *, delay_seconds: int = 0) -> None:
         visible_at = timezone.now() + timedelta(seconds=delay_seconds)

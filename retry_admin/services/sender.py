@@ -1,17 +1,20 @@
 """The sender: receive a chunk, deliver it, record each outcome as it comes.
 
-Per chunk: one receive, one read of the logs, one lease update; then the
+Per chunk: one receive; one ``UPDATE … RETURNING`` that takes the leases and
+reads what delivering needs of the logs, as tuples (a second look only for
+the envelopes it did not lease); one read of the chunk's batches; then the
 channel sends (over a thread pool for slow channels), a window of
-``SENDER_CONCURRENCY`` at a time, each window's outcomes recorded (and, on the
-embedded queue, acked) in one transaction of bulk writes as soon as it
-finishes. Never a query per message.
+``SENDER_CONCURRENCY`` at a time, or the whole chunk for a channel that sends
+in-process (``log``), each window's attempt rows, status changes, hourly
+counts and (on the embedded queue) ack written in one transaction as soon as
+it finishes. Never a query per message.
 
 Guarantees: a log not ``pending`` is acked and skipped (de-duplication); a
 lease on the log stops two copies of one envelope from being sent at once,
 and the lease keeper renews it and the queue visibility while the chunk runs,
 so a slow provider never lets another worker take over live work; a send the
 channel reported as done is recorded whatever happened to the lease; a crash
-repeats at most one window of sends; the queue message is acked only once
+repeats at most one window of sends (``services/delivery.py``); the queue message is acked only once
 its outcome is committed; a message received more than
 ``QUEUE_MAX_RECEIVES`` times goes to the DLQ; a database or queue outage is
 waited out, never a reason to exit.
@@ -332,12 +335,17 @@ def _record(deliveries: list[Delivery], *, lease_token: uuid.UUID) -> Counter:
                 when,
             )
         )
+    columns = "message_id, number, source, outcome, error, duration_ms, created_at"
     with connection.cursor() as cursor:
-        cursor.executemany(
-            f"INSERT INTO {_ATTEMPT} (message_id, number, source, outcome, error, duration_ms,"
-            " created_at) VALUES (%s, %s, %s, %s, %s, %s, %s)",
-            attempts,
-        )
+        if connection.vendor == "postgresql":  # executemany is a round trip per row there
+            with cursor.cursor.copy(f"COPY {_ATTEMPT} ({columns}) FROM STDIN") as copy:
+                for row in attempts:
+                    copy.write_row(row)
+        else:
+            cursor.executemany(
+                f"INSERT INTO {_ATTEMPT} ({columns}) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                attempts,
+            )
     return messages_record_outcomes(
         sent_by_receives=sent_by_receives, failures=failures, lease_token=lease_token, now=now
     )
