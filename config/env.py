@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from django.core.exceptions import ImproperlyConfigured
+from django.core.exceptions import ImproperlyConfigured, ValidationError
 from dotenv import dotenv_values
 from dotenv.parser import parse_stream
 
@@ -193,6 +193,21 @@ def env_url(name: str, *, schemes: Iterable[str], path_schemes: Iterable[str] = 
     elif port == 0:
         raise ImproperlyConfigured(f"{name} has port 0: {shown!r}")
     return value
+
+
+def env_emails(name: str) -> list[str]:
+    """Comma-separated e-mail addresses, each checked; empty when unset."""
+    from django.core.validators import validate_email
+
+    addresses = env_list(name, [])
+    for address in addresses:
+        try:
+            validate_email(address)
+        except ValidationError:
+            raise ImproperlyConfigured(
+                f"{name} must list e-mail addresses (comma-separated), not {address!r}"
+            ) from None
+    return addresses
 
 
 def url_without_password(url: str) -> str:

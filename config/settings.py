@@ -13,6 +13,7 @@ from django.core.exceptions import ImproperlyConfigured
 from config.env import (
     env_bool,
     env_choice,
+    env_emails,
     env_float,
     env_header,
     env_hosts,
@@ -278,6 +279,33 @@ SENDER_BATCH_SIZE = env_int("SENDER_BATCH_SIZE", 500, minimum=1, maximum=5000)
 DEFAULT_CHANNEL = env_choice("DEFAULT_CHANNEL", "log", CHANNELS)
 WEBHOOK_URL = env_url("WEBHOOK_URL", schemes=["http", "https"])
 WEBHOOK_TIMEOUT_SECONDS = env_float("WEBHOOK_TIMEOUT_SECONDS", 10, minimum=0.1, maximum=600)
+# Alerts (services/alerts.py, docs/alerts.md): where they go, and each rule's
+# threshold until someone sets another in the console (/alerts/).
+ALERT_EMAIL_TO = env_emails("ALERT_EMAIL_TO")
+ALERT_EMAIL_FROM = env_emails("ALERT_EMAIL_FROM") or ["retry-admin@localhost"]
+ALERT_WEBHOOK_URL = env_url("ALERT_WEBHOOK_URL", schemes=["http", "https"])
+ALERT_WEBHOOK_TIMEOUT_SECONDS = env_float(
+    "ALERT_WEBHOOK_TIMEOUT_SECONDS", 10, minimum=0.1, maximum=120
+)
+ALERT_DLQ_DEPTH = env_int("ALERT_DLQ_DEPTH", 1, minimum=1, maximum=10**9)
+ALERT_PERMANENT_FAILURES_PER_HOUR = env_int(
+    "ALERT_PERMANENT_FAILURES_PER_HOUR", 100, minimum=1, maximum=10**9
+)
+ALERT_RETRY_SUCCESS_RATE = env_float("ALERT_RETRY_SUCCESS_RATE", 50, minimum=0, maximum=100)
+ALERT_SENDER_SILENT_MINUTES = env_float(
+    "ALERT_SENDER_SILENT_MINUTES", 10, minimum=1, maximum=7 * 24 * 60
+)
+ALERT_CYCLE_OVERDUE_MINUTES = env_float(
+    "ALERT_CYCLE_OVERDUE_MINUTES", 30, minimum=0, maximum=7 * 24 * 60
+)
+# Outgoing mail (alerts): smtp://user:password@host:587 (+tls), or consolemail://.
+try:
+    vars().update(_env.email_url("EMAIL_URL", default="smtp://localhost:25"))
+except ImproperlyConfigured:
+    raise ImproperlyConfigured(
+        "EMAIL_URL must be an smtp://, smtp+tls://, smtp+ssl:// or consolemail:// URL, not "
+        f"{url_without_password(env_str('EMAIL_URL'))!r}"
+    ) from None
 # The WhatsApp channel (retry_admin/channels/whatsapp.py, docs/channels.md).
 WHATSAPP_PHONE_NUMBER_ID = env_match(
     "WHATSAPP_PHONE_NUMBER_ID", "", r"\d{1,30}", expected="the numeric id from WhatsApp Manager"

@@ -35,6 +35,12 @@ def can_purge(user: User) -> bool:
     return user.is_superuser or SUPER_ADMIN in _groups(user)
 
 
+def can_manage_alerts(user: User) -> bool:
+    """Set alert thresholds and turn rules on or off: who gets woken at night
+    is the Super Admin's call, as purging is."""
+    return can_purge(user)
+
+
 def ensure_groups() -> list[str]:
     """Create the role groups; idempotent. Returns the names created."""
     created = []

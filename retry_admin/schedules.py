@@ -34,6 +34,7 @@ def schedule_specs() -> list[ScheduleSpec]:
         ),
         ScheduleSpec("cleanup", "retry_admin.tasks.cleanup_old_messages", 24 * 60),
         ScheduleSpec("dlq-reconcile", "retry_admin.tasks.reconcile_dlq", 5),
+        ScheduleSpec("alerts", "retry_admin.tasks.evaluate_alerts", 1),
     ]
     if settings.AZURE_TABLES_MIRROR:
         specs.append(ScheduleSpec(MIRROR, "retry_admin.tasks.mirror_tables", 1))

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from retry_admin.locks import exclusive
 from retry_admin.models import RetryRun
+from retry_admin.services.alerts import alerts_evaluate
 from retry_admin.services.cleanup import cleanup_run
 from retry_admin.services.dispatch import dispatch
 from retry_admin.services.dlq import dlq_reconcile
@@ -48,6 +49,12 @@ def auto_replay_dlq() -> dict:
     """Every DLQ_AUTO_REPLAY_INTERVAL_MINUTES, when DLQ_AUTO_REPLAY is on:
     replay the DLQ entries whose backoff has passed (services/dlq_auto.py)."""
     return vars(dlq_auto_replay())
+
+
+@exclusive("alerts", what="alert evaluation")
+def evaluate_alerts() -> dict:
+    """Every minute: evaluate the alert rules (services/alerts.py)."""
+    return {"events": [f"{e.rule.kind} {e.kind}" for e in alerts_evaluate()]}
 
 
 @exclusive("dispatcher", what="dispatcher")

@@ -74,6 +74,16 @@ row("batches/", "GET", "/batches/", PAGE)
 row("batches/<int:pk>/", "GET", "/batches/{batch}/", PAGE)
 row("batches/new/", "GET", "/batches/new/", (LOGIN, 403, 403, 200, 200))
 row("health/", "GET", "/health/", PAGE)
+row("alerts/", "GET", "/alerts/", PAGE)
+row(
+    "alerts/<str:kind>/",
+    "POST",
+    "/alerts/dlq_depth/",
+    (LOGIN, 403, 403, 403, 302),  # Super Admin only (roles.can_manage_alerts)
+    {"threshold": "5", "enabled": "on"},
+)
+# Prometheus: a signed-in console user or METRICS_TOKEN; 401 with a challenge otherwise.
+row("metrics", "GET", "/metrics", (401, 403, 200, 200, 200))
 # Actions
 row("retry-cycle/", "POST", "/retry-cycle/", (LOGIN, 403, 403, 302, 302))
 row("messages/retry/", "POST", "/messages/retry/", ACTION, {"ids": ["{message}"]})

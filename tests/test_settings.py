@@ -107,6 +107,13 @@ def _error_line(stderr: str) -> str:
         {"DLQ_AUTO_REPLAY_BACKOFF_MINUTES": "-1"},
         {"DLQ_AUTO_REPLAY_BACKOFF_MINUTES": "nan"},
         {"DLQ_AUTO_REPLAY_MAX_ATTEMPTS": "21"},
+        {"ALERT_EMAIL_TO": "not-an-address"},
+        {"ALERT_WEBHOOK_URL": "hooks.example.com/alerts"},
+        {"ALERT_DLQ_DEPTH": "0"},
+        {"ALERT_RETRY_SUCCESS_RATE": "150"},
+        {"ALERT_SENDER_SILENT_MINUTES": "inf"},
+        {"ALERT_CYCLE_OVERDUE_MINUTES": "-5"},
+        {"EMAIL_URL": "ftp://mail.example.com"},
     ],
     ids=lambda env: " ".join(f"{k}={v}" for k, v in env.items()),
 )

@@ -1,6 +1,7 @@
 """The domain: templates, batches, message logs and what happens to them,
 one module per area; everything is importable from ``retry_admin.models``."""
 
+from retry_admin.models.alerts import AlertEvent, AlertRule
 from retry_admin.models.bulk import insert_rows
 from retry_admin.models.campaigns import Batch, Template
 from retry_admin.models.ids import new_message_id, new_message_ids
@@ -31,6 +32,8 @@ from retry_admin.models.templating import (
 
 __all__ = [
     "PLACEHOLDER_RE",
+    "AlertEvent",
+    "AlertRule",
     "AuditEvent",
     "Batch",
     "DeliveryAttempt",

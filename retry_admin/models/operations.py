@@ -53,6 +53,9 @@ class AuditEvent(models.Model):
         DLQ_REPLAY = "dlq_replay", "Replayed the DLQ"
         DLQ_PURGE = "dlq_purge", "Purged the DLQ"
         RETRY_CYCLE = "retry_cycle", "Triggered a retry cycle"
+        ALERT_FIRED = "alert_fired", "An alert fired"
+        ALERT_RESOLVED = "alert_resolved", "An alert resolved"
+        ALERT_RULE = "alert_rule", "Changed an alert rule"
         RETENTION_CLEANUP = "retention_cleanup", "Deleted expired failed messages"
 
     actor = models.ForeignKey(

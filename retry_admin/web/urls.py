@@ -4,6 +4,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from retry_admin.web import batches, dlq, failures, health, login, messages, metrics, overview
+from retry_admin.web.alerts import alert_rule_edit, alerts_page
 
 urlpatterns = [
     path(
@@ -33,4 +34,6 @@ urlpatterns = [
     path("batches/<int:pk>/", batches.batch_detail, name="batch_detail"),
     path("templates/new/", batches.template_new, name="template_new"),
     path("health/", health.health_page, name="health"),
+    path("alerts/", alerts_page, name="alerts"),
+    path("alerts/<str:kind>/", alert_rule_edit, name="alert_rule_edit"),
 ]
