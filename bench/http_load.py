@@ -17,9 +17,10 @@ for the pages in turn, timing from request to the last byte of the answer.
 
 Seeding is raw bulk inserts (bench/pages.py) into a database kept in the
 bench dir (``pages-seeded-<size>.sqlite3``, or a PostgreSQL database of that
-name used as a template) and reused while its schema fingerprint (the
-migrations, Django, django-q2, ``SEED_VERSION``) matches; each run works on a
-copy, so the seeded one never changes.
+name used as a template) and reused while its fingerprint (the seed's
+``SEED_VERSION``, the size, Django, django-q2) matches, migrated forward
+when only the migrations changed; each run works on a copy, so the seeded one
+never changes.
 
 Alone: ``.venv/bin/python bench/run.py --only pages [--quick]``.
 """
@@ -78,15 +79,18 @@ def pages(targets: dict) -> list[tuple[str, str]]:
 
 
 def fingerprint(size: int) -> str:
-    """What the seeded database depends on: when it changes, seed again."""
+    """``seed:schema``: what the seeded rows depend on (when it changes, seed
+    again), then the migrations (when only they change, migrate the kept
+    database forward, as a deployment would)."""
     import django
     import django_q
 
-    digest = hashlib.sha256(f"{SEED_VERSION}:{size}:{django.__version__}".encode())
-    digest.update(getattr(django_q, "VERSION", ("?",)).__repr__().encode())
+    seed = hashlib.sha256(f"{SEED_VERSION}:{size}:{django.__version__}".encode())
+    seed.update(getattr(django_q, "VERSION", ("?",)).__repr__().encode())
+    schema = hashlib.sha256()
     for path in sorted((ROOT / "retry_admin" / "migrations").glob("*.py")):
-        digest.update(path.name.encode() + path.read_bytes())
-    return digest.hexdigest()[:16]
+        schema.update(path.name.encode() + path.read_bytes())
+    return f"{seed.hexdigest()[:16]}:{schema.hexdigest()[:16]}"
 
 
 class Store:
@@ -121,7 +125,8 @@ class Store:
             return self._pg_url(self.name)
         return f"sqlite:///{self._sqlite(self.name)}"
 
-    def fresh(self) -> bool:
+    def kept(self) -> str:
+        """The fingerprint of the kept database ("" for none)."""
         if self.postgres:
             with self._pg_admin() as conn:
                 row = conn.execute(
@@ -129,17 +134,34 @@ class Store:
                     " WHERE datname = %s",
                     [self.name],
                 ).fetchone()
-            return bool(row) and row[0] == self.print
+            return (row and row[0]) or ""
         stamp = self._sqlite(self.name).with_suffix(".json")
         if not stamp.exists() or not self._sqlite(self.name).exists():
-            return False
-        return json.loads(stamp.read_text()).get("fingerprint") == self.print
+            return ""
+        return json.loads(stamp.read_text()).get("fingerprint", "")
+
+    def _keep(self) -> None:
+        """Stamp the seeded database with the fingerprint it now has."""
+        if self.postgres:
+            with self._pg_admin() as conn:
+                conn.execute(f"COMMENT ON DATABASE \"{self.name}\" IS '{self.print}'")
+            return
+        path = self._sqlite(self.name)
+        with sqlite3.connect(path) as conn:  # one self-contained file to copy
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            conn.execute("PRAGMA journal_mode=DELETE")
+        path.with_suffix(".json").write_text(json.dumps({"fingerprint": self.print}) + "\n")
 
     def prepare(self) -> float | None:
         """Seed the database unless a fresh one is kept; returns the seconds
         the logs took to load (with their indexes), ``None`` when the kept one
         was reused."""
-        if self.fresh():
+        kept = self.kept()
+        if kept == self.print:
+            return None
+        only_migrations = kept.split(":")[0] == self.print.split(":")[0]
+        if only_migrations and _child("migrate", self.seeded_url(), self.out_dir).returncode == 0:
+            self._keep()
             return None
         self.drop(self.name)
         if self.postgres:
@@ -149,15 +171,7 @@ class Store:
         if done.returncode != 0:
             raise RuntimeError(f"seeding failed: {done.stderr[-2000:]}")
         seconds = json.loads(done.stdout.strip().splitlines()[-1])["seconds"]
-        if self.postgres:
-            with self._pg_admin() as conn:
-                conn.execute(f"COMMENT ON DATABASE \"{self.name}\" IS '{self.print}'")
-        else:
-            path = self._sqlite(self.name)
-            with sqlite3.connect(path) as conn:  # one self-contained file to copy
-                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-                conn.execute("PRAGMA journal_mode=DELETE")
-            path.with_suffix(".json").write_text(json.dumps({"fingerprint": self.print}) + "\n")
+        self._keep()
         return seconds
 
     def copy(self, name: str) -> str:
@@ -671,6 +685,10 @@ if __name__ == "__main__":  # the child processes: seed SIZE | drain
     django.setup()
     if sys.argv[1] == "seed":
         _seed_child(int(sys.argv[2]))
+    elif sys.argv[1] == "migrate":
+        from django.core.management import call_command
+
+        call_command("migrate", verbosity=0)
     elif sys.argv[1] == "drain":
         _drain_child(float(sys.argv[2]))
     else:
