@@ -9,6 +9,7 @@ tab of a tab bar), and checks that every URL of retry_admin/web/urls.py that
 serves a page was reached, so a page added later is covered or fails here."""
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -86,3 +87,60 @@ def test_axe_finds_no_serious_violation_on_any_page_or_panel(
     (Path(output_path) / "axe.json").write_text(json.dumps(found, indent=1))
     failing = {label: serious(v) for label, v in found.items() if serious(v)}
     assert failing == {}, describe(failing)
+
+
+def _luminance(css: str) -> float:
+    r, g, b = (int(v) / 255 for v in re.findall(r"\d+(?:\.\d+)?", css)[:3])
+    return sum(
+        w * (c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4)
+        for w, c in zip((0.2126, 0.7152, 0.0722), (r, g, b), strict=True)
+    )
+
+
+def contrast(a: str, b: str) -> float:
+    """WCAG contrast ratio of two CSS rgb() colours."""
+    high, low = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+def test_focus_outlines_field_borders_and_bar_segments_stand_out_3_to_1(
+    page, live_server, super_admin, world, sign_in
+):
+    """What axe does not measure (WCAG 1.4.11, non-text contrast): the focus
+    outline of a field and a button, a field's border, each segment of a
+    progress bar against the white around it; and links inside text are
+    underlined, not told by colour alone (1.4.1)."""
+    sign_in(page, super_admin)
+    white = "rgb(255, 255, 255)"
+    page.goto(f"{live_server.url}/batches/")
+    segments = page.locator(".bar span")
+    assert segments.count() >= 3
+    for i in range(segments.count()):
+        colour = segments.nth(i).evaluate("e => getComputedStyle(e).backgroundColor")
+        assert contrast(colour, white) >= 3, colour  # the track and the gaps are white
+    assert page.locator(".bar").first.evaluate("e => getComputedStyle(e).backgroundColor") == white
+    assert page.get_by_test_id("bar-counts").first.inner_text().strip()  # counts in text too
+
+    page.goto(f"{live_server.url}/batches/new/")
+    name = page.locator("#id_name")
+    border = name.evaluate("e => getComputedStyle(e).borderTopColor")
+    assert contrast(border, white) >= 3, border
+    for target in (name, page.get_by_test_id("create-batch")):
+        target.focus()
+        page.keyboard.press("Shift+Tab")
+        page.keyboard.press("Tab")  # focused by keyboard: :focus-visible
+        style = target.evaluate(
+            "e => [getComputedStyle(e).outlineStyle, getComputedStyle(e).outlineWidth,"
+            " getComputedStyle(e).outlineColor]"
+        )
+        assert style[0] != "none" and float(style[1].removesuffix("px")) >= 2, style
+        assert contrast(style[2], white) >= 3, style
+        assert contrast(style[2], "rgb(245, 246, 248)") >= 3, style  # the page's grey
+
+    message = MessageLog.objects.exclude(batch=None).first()
+    page.goto(f"{live_server.url}/messages/{message.pk}/")
+    in_text = page.locator("main p a, main li a, main dd a")
+    assert in_text.count() > 0
+    for i in range(in_text.count()):
+        line = in_text.nth(i).evaluate("e => getComputedStyle(e).textDecorationLine")
+        assert "underline" in line, in_text.nth(i).inner_text()
