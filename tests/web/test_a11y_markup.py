@@ -1,5 +1,5 @@
 """issue 14, the structure that screen readers lean on, on every page as
-served: a skip link to <main>, one h1, tables with captions, `scope` on every
+served: a skip link to <main>, one h1, tables with a caption (or a name), `scope` on every
 header cell and no empty one, a distinct <title> per failures tab and per
 message, and form errors tied to their fields (aria-invalid,
 aria-describedby pointing at an element that exists)."""
@@ -42,7 +42,8 @@ class Page(HTMLParser):
         if tag == "title":
             self._in_title = True
         if tag == "table":
-            self.tables.append({"caption": False})
+            # A caption, or a name from aria-label(ledby): what a screen reader announces.
+            self.tables.append({"caption": bool(a.get("aria-labelledby") or a.get("aria-label"))})
         if tag == "caption" and self.tables:
             self.tables[-1]["caption"] = True
         if tag == "th":
@@ -89,6 +90,7 @@ def pages(super_client, make_batch, make_dead_lettered, failing_channel) -> dict
         f"/batches/{batch.pk}/",
         "/batches/new/",
         "/health/",
+        "/alerts/",
     ]
     found = {}
     for path in paths:
