@@ -32,6 +32,8 @@ BENCHMARKS = {
     "sender_log": "bench.sender_log",
     "sender_redis": "bench.sender_redis",
     "sender_rabbitmq": "bench.sender_rabbitmq",
+    "sender_pg": "bench.sender_pg",
+    "sender_scaling": "bench.sender_scaling",
     "batch_create": "bench.batch_create",
     "batch_create_large": "bench.batch_create_large",
     "retry_cycle": "bench.retry_cycle",
@@ -40,7 +42,9 @@ BENCHMARKS = {
     "pages": "bench.http_load",
 }
 PG_SCHEMES = {"postgres", "postgresql", "pgsql"}
-PG_BENCH_DB = "retry_admin_bench"
+# One per run, so that two runs at once (or a run and its child run on
+# PostgreSQL, bench/sender_pg.py) never drop each other's database.
+PG_BENCH_DB = f"retry_admin_bench_{os.getpid()}"
 SQLITE_NAME = "bench.sqlite3"
 
 
@@ -148,7 +152,8 @@ def render_table(rows: list[dict]) -> str:
     right = {"figure", "baseline", "ratio"}
     lines = [header]
     for row in rows:
-        ratio = "-" if row["ratio"] is None else f"{row['ratio']:.1f}x"
+        ratio = row["ratio"]
+        ratio = "-" if ratio is None else f"{ratio:.2f}x" if ratio < 1 else f"{ratio:.1f}x"
         lines.append(
             [
                 row["benchmark"],

@@ -1,0 +1,117 @@
+"""2b. Two sender processes against one: a 50 ms channel.
+
+Measured: the ``simulated`` channel at 50 ms latency, no failures, drained by
+two sender processes (``sender_drain(until_empty=True)`` in each) started
+together on the run's database. Baseline, same run: one process draining as
+many. Each process is started and Django set up before the clock starts (they
+wait for a go line on stdin), so only draining is timed. Chunks of an eighth
+of the messages, so that both processes get work.
+
+``python -m bench.sender_scaling child`` is one such process.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+NAME = "sender_two_processes"
+AIM_RATIO = 1.8
+LATENCY_MS = 50
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def child() -> None:
+    """One sender process: set up, say ready, drain on "go", report."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    import django
+
+    django.setup()
+    from retry_admin.services.sender import sender_drain
+
+    print("ready", flush=True)
+    sys.stdin.readline()
+    report = sender_drain(until_empty=True)
+    print(json.dumps({"sent": report.sent, "chunks": report.chunks}), flush=True)
+
+
+def _drain(processes: int, chunk: int) -> tuple[float, list[dict]]:
+    env = {
+        **os.environ,
+        "SENDER_BATCH_SIZE": str(chunk),
+        "SIMULATED_LATENCY_MS": str(LATENCY_MS),
+        "SIMULATED_TRANSIENT_RATE": "0",
+        "SIMULATED_PERMANENT_RATE": "0",
+    }
+    started = [
+        subprocess.Popen(
+            [sys.executable, "-m", "bench.sender_scaling", "child"],
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(processes)
+    ]
+    try:
+        for process in started:
+            if process.stdout.readline().strip() != "ready":
+                raise RuntimeError("a sender process did not start")
+        began = time.perf_counter()
+        for process in started:
+            process.stdin.write("go\n")
+            process.stdin.flush()
+        reports = [json.loads(process.stdout.readline()) for process in started]
+        seconds = time.perf_counter() - began
+        for process in started:
+            if process.wait(timeout=60) != 0:
+                raise RuntimeError("a sender process failed")
+    finally:
+        for process in started:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+    return seconds, reports
+
+
+def run(ctx) -> list:
+    from django.conf import settings
+
+    from bench.harness import Result, create_dispatched_batch, empty_tables, expect, per_second
+
+    size = ctx.size(4_000, minimum=80)
+    chunk = max(10, size // 8)
+    rates, details = {}, {}
+    for processes in (1, 2):
+        empty_tables()
+        create_dispatched_batch(size, channel="simulated")
+        seconds, reports = _drain(processes, chunk)
+        expect(sum(r["sent"] for r in reports), size, f"sent by {processes} processes")
+        rates[processes] = per_second(size, seconds)
+        details[f"seconds_{processes}"] = seconds
+        details[f"sent_by_process_{processes}"] = [r["sent"] for r in reports]
+    empty_tables()
+    return [
+        Result(
+            NAME,
+            rates[2],
+            "msg/s",
+            baseline=rates[1],
+            ratio=rates[2] / rates[1],
+            aim=f">= {AIM_RATIO}x one process",
+            details={
+                "messages": size,
+                "chunk": chunk,
+                "latency_ms": LATENCY_MS,
+                "sender_concurrency": settings.SENDER_CONCURRENCY,
+                **details,
+            },
+        ).judge(lambda _figure, ratio: ratio >= AIM_RATIO)
+    ]
+
+
+if __name__ == "__main__" and sys.argv[1:] == ["child"]:
+    child()
