@@ -2,7 +2,7 @@
 after one page (no sort of the matches), on SQLite and PostgreSQL; the
 aggregates of the overview and failures pages read only an index.
 
-(bench/pages.py times the pages over a million rows.)"""
+(bench/http_load.py times the pages over a million rows.)"""
 
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -100,7 +100,7 @@ def test_a_recipient_prefix_is_a_range_on_the_recipient_index(planner_without_se
 only_sqlite = pytest.mark.skipif(
     "connection.vendor != 'sqlite'",
     reason="PostgreSQL picks index-only scans from table statistics, not on an empty "
-    "test table: bench/pages.py measures these at a million rows",
+    "test table: bench/http_load.py measures these at a million rows",
 )
 
 
