@@ -216,3 +216,27 @@ def test_a_commit_that_went_through_before_the_connection_died_is_not_recorded_t
     assert lost == [1]
     assert MessageLog.objects.filter(status=Status.SENT).count() == 4
     assert DeliveryAttempt.objects.count() == 4
+
+
+def test_a_chunk_costs_the_same_few_queries_whatever_its_size(make_batch, settings):
+    """Never a query per message: the lease is taken with the read
+    (UPDATE … RETURNING), and an in-process channel (log) is recorded a chunk
+    at a time, attempt rows in one statement."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    settings.SENDER_BATCH_SIZE = 100
+    settings.SENDER_CONCURRENCY = 4  # the window of channels that wait on I/O, not of log
+    counts = []
+    for size in (10, 100):
+        make_batch(size)
+        with CaptureQueriesContext(connection) as queries:
+            report = sender_process_chunk()
+        assert report.sent == size
+        counts.append(len(queries.captured_queries))
+        attempts = [q for q in queries.captured_queries if "deliveryattempt" in q["sql"].lower()]
+        assert len(attempts) <= 1  # one executemany (COPY on PostgreSQL is not a query here)
+    assert counts[0] == counts[1]
+    assert DeliveryAttempt.objects.count() == 110
+    assert HourlyCount.objects.get().sent == 110
+    assert QueueMessage.objects.count() == 0
