@@ -7,8 +7,10 @@ wait for work, woken
 
 * on the ``db`` queue: at commit of the enqueue by ``LISTEN``/``NOTIFY`` on
   PostgreSQL, by a cheap indexed read every ``SENDER_IDLE_POLL_SECONDS`` on
-  SQLite (queues/wake.py); either way it also looks every ``BEAT_SECONDS`` for
-  messages that became visible without a notification (delayed releases);
+  SQLite (queues/wake.py); either way it also looks every
+  ``SENDER_POLL_SECONDS`` (at most ``BEAT_SECONDS``) for messages that became
+  visible without a notification (a delayed release, a killed sender's
+  messages after their visibility timeout);
 * on SQS: by the receive itself, which long-polls (``SQS_WAIT_SECONDS``);
 * on the other transports: by a receive every ``SENDER_POLL_SECONDS``.
 
@@ -106,7 +108,10 @@ class _Runner:
         """Idle until there may be work; True if there may be."""
         self.beat("idle")
         if self.waiter is not None:
-            return self.waiter.wait(BEAT_SECONDS, should_stop=self.should_stop)
+            # Each wait starts with a look at the queue: messages whose
+            # visibility timeout ran out (a killed sender's) send no NOTIFY.
+            recheck = min(BEAT_SECONDS, settings.SENDER_POLL_SECONDS)
+            return self.waiter.wait(recheck, should_stop=self.should_stop)
         if self.mode == "long-poll":
             return True  # the next receive waits on the queue itself
         _sleep(settings.SENDER_POLL_SECONDS, self.should_stop)

@@ -5,9 +5,11 @@ rows acked) before it exits 0."""
 
 import signal
 import time
+from datetime import timedelta
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
+from django.utils import timezone
 
 from retry_admin.models import DeliveryAttempt, Heartbeat, MessageLog, QueueMessage, Status
 from retry_admin.services.runner import RUNNER_BEAT
@@ -98,3 +100,28 @@ def test_sigterm_finishes_the_chunk_in_hand_and_exits_cleanly(make_batch, worker
     assert QueueMessage.objects.count() == count - sent
     assert Heartbeat.objects.get(name=RUNNER_BEAT).details["state"] == "stopped"
     assert "received=" in workers.full_output()
+
+
+@pytest.mark.postgres
+def test_on_postgresql_it_finds_messages_that_become_visible_later(make_batch, workers):
+    # No NOTIFY marks a message becoming visible (a delayed release, a killed
+    # sender's after its visibility timeout): the listening sender must look
+    # again every SENDER_POLL_SECONDS, not only every 5 s.
+    workers.start("run_sender", SENDER_POLL_SECONDS="0.2", SENDER_IDLE_POLL_SECONDS="30")
+    _idle(workers)
+    for _ in range(2):
+        with transaction.atomic():  # the NOTIFY goes out at commit, the rows invisible
+            batch = make_batch(3)
+            visible_at = timezone.now() + timedelta(seconds=3)
+            QueueMessage.objects.update(visible_at=visible_at)
+        back_at = time.monotonic() + 3
+        wait_until(
+            lambda batch=batch: (
+                not MessageLog.objects.filter(batch=batch, status=Status.PENDING).exists()
+            ),
+            seconds=15,
+            what="the delayed messages to be sent",
+            workers=workers,
+        )
+        assert 0 < time.monotonic() - back_at < 1.0
+        _idle(workers)
