@@ -33,6 +33,15 @@ def healthz_live(request):
     return JsonResponse(report, status=200 if report["alive"] else 503)
 
 
+def _retry_times(check: dict) -> dict:
+    """The retry cycle's last and next run as moments, so the page writes
+    them like every other time (the JSON check carries ISO text)."""
+    return {
+        key: parse_datetime(check[key]) if check.get(key) else None
+        for key in ("last_run", "next_run")
+    }
+
+
 @console_view
 def health_page(request):
     report = health_check()
@@ -41,6 +50,7 @@ def health_page(request):
         "report": report,
         "checks": report["checks"],
         "checked_at": parse_datetime(report["timestamp"]),
+        "retry_times": _retry_times(report["checks"].get("retry_cycle", {})),
     }
     if wants_part(request):  # the checks poll; the rest of the page stays
         return page(request, "retry_admin/health.html#checks", context)
