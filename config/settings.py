@@ -387,6 +387,8 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "SERVE_PERMISSIONS": ["retry_admin.api.permissions.CanReadDocs"],
     "PREPROCESSING_HOOKS": ["retry_admin.api.urls.schema_endpoints"],
+    # Several fields are named "status": the message statuses get one name.
+    "ENUM_NAME_OVERRIDES": {"MessageStatusEnum": "retry_admin.api.representations.STATUS_VALUES"},
 }
 # The bearer token a Prometheus scraper sends for /metrics; unset, only
 # signed-in console users may read it (docs/metrics.md).

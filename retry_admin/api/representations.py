@@ -5,7 +5,7 @@ model's snake_case names and ISO 8601 timestamps."""
 
 from datetime import UTC, datetime
 
-from drf_spectacular.utils import OpenApiResponse
+from drf_spectacular.utils import OpenApiResponse, PolymorphicProxySerializer, extend_schema_field
 from rest_framework import serializers
 from rest_framework.renderers import JSONRenderer
 from rest_framework.utils.encoders import JSONEncoder
@@ -92,6 +92,11 @@ class OutcomeSerializer(serializers.Serializer):
 # Counts by status
 
 
+# The message statuses as the schema names them (SPECTACULAR_SETTINGS'
+# ENUM_NAME_OVERRIDES): one "MessageStatusEnum" wherever a field takes them.
+STATUS_VALUES = Status.values
+
+
 class StatusCountsSerializer(serializers.Serializer):
     pending = serializers.IntegerField()
     sent = serializers.IntegerField()
@@ -129,7 +134,7 @@ class RetryTriggeredDataSerializer(serializers.Serializer):
     )
 
 
-class RetryResultSerializer(serializers.Serializer):
+class RetryCycleResultSerializer(serializers.Serializer):
     run = serializers.IntegerField()
     trigger = serializers.CharField(help_text="schedule, api, console or command.")
     finishedAt = serializers.DateTimeField(help_text=SEED_TIMESTAMP_HELP)
@@ -160,7 +165,7 @@ class MessageRetryStatusSerializer(serializers.Serializer):
     overdue = serializers.BooleanField(
         help_text="Not running, and late past its interval or its schedule plus the grace."
     )
-    lastResult = RetryResultSerializer(allow_null=True)
+    lastResult = RetryCycleResultSerializer(allow_null=True)
 
 
 class RetryStatusSerializer(serializers.Serializer):
@@ -218,13 +223,25 @@ class AttemptDurationsSerializer(serializers.Serializer):
     p95Ms = serializers.FloatField(allow_null=True)
 
 
+@extend_schema_field(
+    PolymorphicProxySerializer(
+        component_name="StatsCounts",
+        serializers=[SeedStatusCountsSerializer, StatusCountsSerializer],
+        resource_type_field_name=None,
+    )
+)
+class StatsCountsField(serializers.DictField):
+    """The stats' counts: camelCase keys, or snake_case with ``?countKeys=snake``."""
+
+
 class MessageStatusStatsSerializer(serializers.Serializer):
     success = serializers.BooleanField()
     timestamp = serializers.DateTimeField(help_text=SEED_TIMESTAMP_HELP)
     total = serializers.IntegerField()
-    counts = SeedStatusCountsSerializer(
+    counts = StatsCountsField(
+        child=serializers.IntegerField(),
         help_text="camelCase like every key here; `?countKeys=snake` (deprecated) answers "
-        "the old `permanently_failed` / `dead_lettered` spelling."
+        "the old `permanently_failed` / `dead_lettered` spelling.",
     )
     recovered = serializers.IntegerField(
         help_text="Sent by a retry of any kind (retry cycle, one-click, bulk, DLQ replay)."
