@@ -1,6 +1,7 @@
 """Accessibility checks shared by the browser tests: axe-core (vendored from
 the npm registry by scripts/browser.sh, never a CDN) and where focus is."""
 
+import contextlib
 import json
 import uuid
 from collections.abc import Callable
@@ -10,6 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from django.test import Client
 from django.urls import Resolver404, resolve, reverse
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from playwright.sync_api import expect
 
 from retry_admin.web import urls as console_urls
@@ -77,8 +79,15 @@ FOCUS = """() => {
 }"""
 
 
-def focused(page) -> dict | None:
-    """What has focus; None when it is <body> (lost)."""
+def focused(page, *, settle_ms: int = 2000) -> dict | None:
+    """What has focus once the page has settled; None when it stays on <body>
+    (lost). An out-of-band part of an answer (the flash) can land before the
+    swap that moves focus, so this waits up to ``settle_ms`` for it."""
+    with contextlib.suppress(PlaywrightTimeoutError):
+        page.wait_for_function(
+            "document.activeElement && document.activeElement !== document.body",
+            timeout=settle_ms,
+        )
     return page.evaluate(FOCUS)
 
 
