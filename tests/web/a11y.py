@@ -85,7 +85,9 @@ def focused(page, *, settle_ms: int = 2000) -> dict | None:
     swap that moves focus, so this waits up to ``settle_ms`` for it."""
     with contextlib.suppress(PlaywrightTimeoutError):
         page.wait_for_function(
-            "document.activeElement && document.activeElement !== document.body",
+            # A function, not an expression: the page's CSP forbids eval,
+            # which Playwright would use to poll an expression.
+            "() => document.activeElement && document.activeElement !== document.body",
             timeout=settle_ms,
         )
     return page.evaluate(FOCUS)
