@@ -5,7 +5,7 @@ the machine's Redis server (started by ``scripts/services.sh redis``) is
 checked, not started.
 
 With CI=true an emulator that does not start fails the run; on a developer's
-machine its tests are skipped with the reason.
+machine its tests are skipped with the reason (tests/requirements.py).
 
 Import the fixtures where they are needed (``from tests.emulators import
 azurite, moto_endpoint``).
@@ -24,6 +24,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.requirements import unavailable
+
 ROOT = Path(__file__).resolve().parent.parent
 AZURITE_SCRIPT = ROOT / "scripts" / "azurite.sh"
 # Azurite's well-known development account (public, documented by Microsoft).
@@ -32,18 +34,7 @@ AZURITE_KEY = (
     "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 )
 AZURITE_START_SECONDS = 300  # the first start installs it from the npm registry
-
-
-def in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
-
-
-def unavailable(reason: str) -> None:
-    if in_ci():
-        pytest.fail(
-            f"{reason} (CI=true: an emulator that does not start fails the run)", pytrace=False
-        )
-    pytest.skip(reason)
+INSTALL = "`make install` (the dev extras in pyproject.toml)"
 
 
 def free_port() -> int:
@@ -70,13 +61,13 @@ def moto_endpoint():
     try:
         from moto.server import ThreadedMotoServer
     except ImportError as exc:
-        unavailable(f"moto[server] is not installed: {exc}")
+        unavailable(f"moto[server] is not installed ({exc})", get_it=INSTALL)
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     try:
         server.start()
     except Exception as exc:  # whatever stopped it, the reason goes in the report
-        unavailable(f"moto server did not start: {exc}")
+        unavailable(f"the moto server did not start ({exc})", get_it=INSTALL)
     host, port = server.get_host_and_port()
     with pytest.MonkeyPatch.context() as env:
         env.setenv("AWS_ACCESS_KEY_ID", "testing")
@@ -158,7 +149,10 @@ def azurite(tmp_path_factory) -> Azurite:
         except (OSError, RuntimeError) as exc:
             errors.append(str(exc))
     else:
-        unavailable(f"Azurite did not start (scripts/azurite.sh): {errors[-1]}")
+        unavailable(
+            f"Azurite did not start ({errors[-1]})",
+            get_it="`bash scripts/azurite.sh` installs it into .tools/ from the npm registry",
+        )
     try:
         yield endpoints
     finally:
@@ -171,21 +165,27 @@ def azurite(tmp_path_factory) -> Azurite:
 REDIS_TEST_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
+def redis_answering(url: str) -> str:
+    """``url`` once its Redis server answers a PING; unavailable otherwise."""
+    try:
+        import redis
+    except ImportError as exc:
+        unavailable(f"the redis client is not installed ({exc})", get_it=INSTALL)
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+    except redis.RedisError as exc:
+        unavailable(
+            f"Redis at {url} does not answer ({exc})",
+            get_it="`bash scripts/services.sh redis` (or TEST_REDIS_URL pointing at one)",
+        )
+    return url
+
+
 @pytest.fixture(scope="session")
 def redis_url() -> str:
     """The Redis server on this machine (``scripts/services.sh redis`` starts
     it; ``TEST_REDIS_URL`` points elsewhere), checked with a PING."""
-    try:
-        import redis
-    except ImportError as exc:
-        unavailable(f"the redis client is not installed: {exc}")
-    try:
-        redis.Redis.from_url(REDIS_TEST_URL, socket_connect_timeout=2).ping()
-    except redis.RedisError as exc:
-        unavailable(
-            f"Redis at {REDIS_TEST_URL} does not answer (bash scripts/services.sh redis): {exc}"
-        )
-    return REDIS_TEST_URL
+    return redis_answering(REDIS_TEST_URL)
 
 
 def redis_drop(url: str, prefix: str) -> None:
@@ -278,7 +278,10 @@ def rabbitmq_url() -> str:
 
         pika.BlockingConnection(pika.URLParameters(RABBITMQ_URL)).close()
     except Exception as exc:  # whatever stopped it, the reason goes in the report
-        unavailable(f"RabbitMQ is not reachable at 127.0.0.1:5672: {exc!r}")
+        unavailable(
+            f"RabbitMQ is not reachable at 127.0.0.1:5672 ({exc!r})",
+            get_it="`bash scripts/services.sh rabbitmq`",
+        )
     return RABBITMQ_URL
 
 

@@ -16,7 +16,7 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from tests.emulators import unavailable
+from tests.requirements import unavailable
 
 
 def shared_database_url(*, port: int | None = None) -> str:
@@ -32,7 +32,10 @@ def shared_database_url(*, port: int | None = None) -> str:
         host = db["HOST"] or "localhost"
         port = port or db["PORT"]
         return f"postgres://{auth}@{host}{f':{port}' if port else ''}/{db['NAME']}"
-    unavailable(f"no DATABASE_URL for a child process on a {connection.vendor} test database")
+    unavailable(
+        f"no DATABASE_URL for a child process on a {connection.vendor} test database",
+        get_it="run the tests on SQLite (the default) or PostgreSQL (DATABASE_URL=postgres://…)",
+    )
 
 
 def start_django(

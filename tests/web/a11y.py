@@ -8,14 +8,13 @@ from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-import pytest
 from django.test import Client
 from django.urls import Resolver404, resolve, reverse
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from playwright.sync_api import expect
 
 from retry_admin.web import urls as console_urls
-from tests.web.conftest import _in_ci
+from tests.requirements import unavailable
 
 ROOT = Path(__file__).resolve().parents[2]
 AXE_VERSION = "4.14.1"
@@ -28,10 +27,10 @@ FAILING = {"serious", "critical"}
 def axe_source() -> str:
     """axe.min.js; a missing copy fails under CI=true and skips elsewhere."""
     if not AXE.is_file():
-        reason = f"{AXE.relative_to(ROOT)} is missing: run `bash scripts/browser.sh`"
-        if _in_ci():
-            pytest.fail(f"{reason}. CI=true: the accessibility tests must run.")
-        pytest.skip(reason)
+        unavailable(
+            f"axe-core ({AXE.relative_to(ROOT)}) is missing",
+            get_it="`bash scripts/browser.sh` vendors it from the npm registry",
+        )
     return AXE.read_text()
 
 

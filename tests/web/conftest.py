@@ -16,6 +16,7 @@ from django.test import Client
 from retry_admin.channels import reset_channels
 from retry_admin.services.sender import sender_drain
 from retry_admin.web.overview import FIGURES
+from tests.requirements import unavailable
 
 CHROMIUM = "/usr/bin/chromium"
 
@@ -57,18 +58,13 @@ def viewer_client(viewer):
 # The browser
 
 
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
-
-
-def require_browser(path: str = CHROMIUM, *, ci: bool | None = None) -> None:
+def require_browser(path: str = CHROMIUM) -> None:
     """A missing browser fails under CI=true and skips, saying why, elsewhere."""
-    if os.path.exists(path):
-        return
-    reason = f"{path} is missing: run `bash scripts/browser.sh` (make test does)"
-    if _in_ci() if ci is None else ci:
-        pytest.fail(f"{reason}. CI=true: browser tests must run, not skip.")
-    pytest.skip(reason)
+    if not os.path.exists(path):
+        unavailable(
+            f"the browser {path} is missing",
+            get_it="`bash scripts/browser.sh` (`make test` runs it first)",
+        )
 
 
 @pytest.fixture(scope="session")
