@@ -24,7 +24,8 @@ from retry_admin import policy
 from retry_admin.filters import MessageFilter
 from retry_admin.models import AuditEvent, MessageLog, Status
 from retry_admin.services.audit import audit_record
-from retry_admin.services.retry import CHUNK, ManualRetryResult, message_retry
+from retry_admin.services.manual_retry import ManualRetryResult, message_retry
+from retry_admin.services.retry import CHUNK
 
 TOKEN_SALT = "retry_admin.bulk_retry"
 TOKEN_MAX_AGE = 3600

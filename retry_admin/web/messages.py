@@ -12,7 +12,7 @@ from retry_admin import policy, selectors
 from retry_admin.filters import MessageFilter, error_texts, page_cursors
 from retry_admin.models import Status
 from retry_admin.schedules import RETRY_CYCLE, next_run
-from retry_admin.services.retry import ManualRetryResult, message_retry
+from retry_admin.services.manual_retry import ManualRetryResult, message_retry
 from retry_admin.web.access import console_action, console_view, page, page_or_part
 from retry_admin.web.forms import parse_uuids
 from retry_admin.web.timeline import (

@@ -14,7 +14,8 @@ from retry_admin.models import MessageLog, RetryRun, Status
 from retry_admin.queues import get_backend
 from retry_admin.services.dlq import dlq_purge, dlq_replay
 from retry_admin.services.health import health_check
-from retry_admin.services.retry import message_retry, retry_cycle_run
+from retry_admin.services.manual_retry import message_retry
+from retry_admin.services.retry import retry_cycle_run
 from retry_admin.services.sender import sender_drain
 from tests.queues.conftest import BACKENDS, point_at
 

@@ -16,7 +16,8 @@ from retry_admin.queues import QueueError
 from retry_admin.queues.db import DatabaseQueue
 from retry_admin.services import retry
 from retry_admin.services.cleanup import cleanup_run
-from retry_admin.services.retry import message_retry, retry_cycle_run, retry_cycle_trigger
+from retry_admin.services.manual_retry import message_retry
+from retry_admin.services.retry import retry_cycle_run, retry_cycle_trigger
 
 pytestmark = pytest.mark.django_db
 

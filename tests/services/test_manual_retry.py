@@ -3,7 +3,7 @@ import pytest
 from retry_admin.envelope import decode
 from retry_admin.models import AuditEvent, DeliveryAttempt, MessageLog, QueueMessage, Status
 from retry_admin.queues import get_backend
-from retry_admin.services.retry import message_retry
+from retry_admin.services.manual_retry import message_retry
 from retry_admin.services.sender import sender_drain
 
 pytestmark = pytest.mark.django_db

@@ -9,7 +9,7 @@ from retry_admin.filters import MessageFilter
 from retry_admin.models import MessageLog, Status
 from retry_admin.selectors import RETRY_FIGURES
 from retry_admin.services.bulk import bulk_retry_preview, bulk_retry_run
-from retry_admin.services.retry import message_retry
+from retry_admin.services.manual_retry import message_retry
 from retry_admin.services.sender import sender_drain
 from tests.api.conftest import bearer
 

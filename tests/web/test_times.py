@@ -7,7 +7,8 @@ import pytest
 from django.core.management import call_command
 
 from retry_admin.models import MessageLog
-from retry_admin.services.retry import message_retry, retry_cycle_run
+from retry_admin.services.manual_retry import message_retry
+from retry_admin.services.retry import retry_cycle_run
 from retry_admin.services.sender import sender_drain
 
 pytestmark = pytest.mark.django_db

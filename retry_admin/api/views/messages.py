@@ -33,7 +33,7 @@ from retry_admin.api.serializers import (
 )
 from retry_admin.api.views.base import ApiView, parsed
 from retry_admin.services.bulk import bulk_retry_preview, bulk_retry_run
-from retry_admin.services.retry import message_retry
+from retry_admin.services.manual_retry import message_retry
 
 TAG = "Messages"
 MESSAGE_ID = OpenApiParameter("id", OpenApiTypes.UUID, OpenApiParameter.PATH)
