@@ -1,13 +1,8 @@
 """The SQS transport (see the package docstring)."""
 
 import json
-import logging
-import threading
-import time
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from typing import Any
 
 from django.conf import settings
 
@@ -19,6 +14,7 @@ from retry_admin.queues.base import (
     SendResult,
 )
 from retry_admin.queues.remote import SCAN_VISIBILITY_SECONDS, RemoteQueue
+from retry_admin.queues.sqs.calls import SQSCalls
 from retry_admin.queues.sqs.wire import (
     ATTR_DEAD_AT,
     ATTR_REASON,
@@ -28,25 +24,18 @@ from retry_admin.queues.sqs.wire import (
     MAX_BODY_BYTES,
     MAX_DELAY_SECONDS,
     MAX_REASON_CHARS,
-    MAX_VISIBILITY_SECONDS,
-    SEND_ATTEMPTS,
     SEND_CONCURRENCY,
-    aws_errors,
     body_problem,
-    chunks,
     last_segment,
     pack,
     receive_count,
     region_from_url,
-    size_batches,
     text_attribute,
     unpack,
 )
 
-logger = logging.getLogger(__name__)
 
-
-class SQSQueue(RemoteQueue):
+class SQSQueue(SQSCalls, RemoteQueue):
     move_chunk = MAX_BATCH
     name = "sqs"
     # One send() runs its SendMessageBatch calls (of 10) concurrently.
@@ -59,6 +48,7 @@ class SQSQueue(RemoteQueue):
     redrives = True
 
     def __init__(self, *, queue_name: str) -> None:
+        super().__init__()
         self.queue_name = queue_name
         self.endpoint_url = settings.AWS_ENDPOINT_URL or None
         self._configured_url = settings.SQS_QUEUE_URL
@@ -70,191 +60,11 @@ class SQSQueue(RemoteQueue):
             or region_from_url(self._configured_url)
             or ("us-east-1" if self.endpoint_url else None)
         )
-        self._urls: dict[str, str] = {}
-        self._client_lock = threading.Lock()
-        self._client_obj = None
-        self._pool: ThreadPoolExecutor | None = None
 
     def describe(self) -> str:
         where = self._configured_url or f"queue {self.main_name!r}"
         via = f" via {self.endpoint_url}" if self.endpoint_url else ""
         return f"SQS {where} (DLQ {self._configured_dlq_url or self.dlq_name}){via}"
-
-    # Plumbing
-
-    def _client(self):
-        with self._client_lock:
-            if self._client_obj is None:
-                import boto3
-                from botocore.config import Config
-
-                config = Config(
-                    retries={"max_attempts": 3, "mode": "standard"},
-                    connect_timeout=5,
-                    read_timeout=settings.SQS_WAIT_SECONDS + 20,
-                    max_pool_connections=20,
-                )
-                with aws_errors("connect", self.describe()):
-                    self._client_obj = boto3.session.Session().client(
-                        "sqs",
-                        endpoint_url=self.endpoint_url,
-                        region_name=self.region,
-                        config=config,
-                    )
-            return self._client_obj
-
-    def close(self) -> None:
-        """Stop the send threads (idle between sends)."""
-        with self._client_lock:
-            pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.shutdown(wait=False)
-
-    def _call(self, operation: str, where: str, **params: Any) -> dict:
-        """Call an SQS API by its AWS name (``SendMessageBatch``), so errors name it."""
-        from botocore import xform_name
-
-        method = getattr(self._client(), xform_name(operation))
-        with aws_errors(operation, where):
-            return method(**params)
-
-    def _url(self, name: str, configured: str) -> str:
-        if configured:
-            return configured
-        if name not in self._urls:
-            self._urls[name] = self._call("GetQueueUrl", f"{name!r}", QueueName=name)["QueueUrl"]
-        return self._urls[name]
-
-    def _main(self) -> str:
-        return self._url(self.main_name, self._configured_url)
-
-    def _dlq(self) -> str:
-        return self._url(self.dlq_name, self._configured_dlq_url)
-
-    def _send_entries(
-        self, url: str, entries: Sequence[tuple[int, str, dict]], delay: int
-    ) -> dict[int, SendResult]:
-        """One SendMessageBatch (at most 10 entries), retrying the entries SQS
-        failed on its side; the ones it refused are reported."""
-        results: dict[int, SendResult] = {}
-        todo = list(entries)
-        last_error = ""
-        for attempt in range(SEND_ATTEMPTS):
-            response = self._call(
-                "SendMessageBatch",
-                url,
-                QueueUrl=url,
-                Entries=[
-                    {
-                        "Id": str(key),
-                        "MessageBody": body,
-                        "DelaySeconds": delay,
-                        **({"MessageAttributes": attributes} if attributes else {}),
-                    }
-                    for key, body, attributes in todo
-                ],
-            )
-            for ok in response.get("Successful", []):
-                results[int(ok["Id"])] = SendResult(True)
-            retry_ids = set()
-            for failed in response.get("Failed", []):
-                error = f"SQS refused it: {failed.get('Code')}: {failed.get('Message', '')}"
-                if failed.get("SenderFault"):
-                    results[int(failed["Id"])] = SendResult(False, error)
-                else:
-                    retry_ids.add(int(failed["Id"]))
-                    last_error = error
-            todo = [entry for entry in todo if entry[0] in retry_ids]
-            if not todo:
-                break
-            time.sleep(0.2 * 2**attempt)
-        for key, _, _ in todo:
-            results[key] = SendResult(False, f"{last_error} (after {SEND_ATTEMPTS} attempts)")
-        return results
-
-    def _send(
-        self, url: str, items: Sequence[tuple[int, str, dict]], delay: int = 0
-    ) -> dict[int, SendResult]:
-        """Send in batches of 10 and 256 KiB, ``SEND_CONCURRENCY`` calls in
-        flight at once. Raises ``QueueError`` only when nothing reached the
-        queue; otherwise the batches that failed are reported per entry."""
-        batches = list(size_batches(items))
-        if len(batches) > 1:
-            with self._client_lock:
-                if self._pool is None:
-                    self._pool = ThreadPoolExecutor(
-                        SEND_CONCURRENCY, thread_name_prefix="retry-admin-sqs"
-                    )
-            self._client()  # made once, before the threads share it
-            futures = [self._pool.submit(self._send_entries, url, b, delay) for b in batches]
-        else:
-            futures = None
-        results: dict[int, SendResult] = {}
-        first_error: QueueError | None = None
-        for index, batch in enumerate(batches):
-            try:
-                sent = futures[index].result() if futures else self._send_entries(url, batch, delay)
-            except QueueError as exc:
-                first_error = first_error or exc
-                for key, _, _ in batch:
-                    results[key] = SendResult(False, str(exc))
-            else:
-                results.update(sent)
-        if first_error is not None and not any(result.ok for result in results.values()):
-            raise first_error
-        return results
-
-    def _receive_from(
-        self, url: str, count: int, visibility: int, wait: int
-    ) -> list[dict[str, Any]]:
-        response = self._call(
-            "ReceiveMessage",
-            url,
-            QueueUrl=url,
-            MaxNumberOfMessages=count,
-            VisibilityTimeout=min(max(visibility, 0), MAX_VISIBILITY_SECONDS),
-            WaitTimeSeconds=wait,
-            MessageSystemAttributeNames=["ApproximateReceiveCount", "SentTimestamp"],
-            MessageAttributeNames=["All"],
-        )
-        return response.get("Messages", [])
-
-    def _change_visibility(self, url: str, receipts: Sequence[str], seconds: int) -> set[str]:
-        """Returns the receipts SQS refused."""
-        seconds = min(max(seconds, 0), MAX_VISIBILITY_SECONDS)
-        refused: set[str] = set()
-        for chunk in chunks(receipts):
-            response = self._call(
-                "ChangeMessageVisibilityBatch",
-                url,
-                QueueUrl=url,
-                Entries=[
-                    {"Id": str(i), "ReceiptHandle": receipt, "VisibilityTimeout": seconds}
-                    for i, receipt in enumerate(chunk)
-                ],
-            )
-            for failed in response.get("Failed", []):
-                # The message is no longer ours (deleted, or its visibility ran
-                # out and someone else holds it): nothing left to release.
-                logger.warning("SQS did not change a message's visibility: %s", failed)
-                refused.add(chunk[int(failed["Id"])])
-        return refused
-
-    def _delete(self, url: str, receipts: Sequence[str]) -> int:
-        deleted = 0
-        for chunk in chunks(receipts):
-            response = self._call(
-                "DeleteMessageBatch",
-                url,
-                QueueUrl=url,
-                Entries=[{"Id": str(i), "ReceiptHandle": r} for i, r in enumerate(chunk)],
-            )
-            deleted += len(response.get("Successful", []))
-            for failed in response.get("Failed", []):
-                # It comes back after its visibility timeout; the sender skips
-                # a message whose log already has an outcome.
-                logger.warning("SQS did not delete a message: %s", failed)
-        return deleted
 
     # Main queue
 
@@ -328,18 +138,6 @@ class SQSQueue(RemoteQueue):
             in_flight=int(attributes.get("ApproximateNumberOfMessagesNotVisible", 0)),
             delayed=int(attributes.get("ApproximateNumberOfMessagesDelayed", 0)),
         )
-
-    def _attributes(self, url: str) -> dict[str, str]:
-        return self._call(
-            "GetQueueAttributes",
-            url,
-            QueueUrl=url,
-            AttributeNames=[
-                "ApproximateNumberOfMessages",
-                "ApproximateNumberOfMessagesNotVisible",
-                "ApproximateNumberOfMessagesDelayed",
-            ],
-        ).get("Attributes", {})
 
     # Dead-letter queue
 
