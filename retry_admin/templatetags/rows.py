@@ -11,8 +11,9 @@ way, and reverse each URL once per table instead of once per row.
 from collections.abc import Callable, Iterable
 
 from django import template
-from django.template.defaultfilters import timesince_filter
+from django.template.defaultfilters import floatformat, timesince_filter
 from django.urls import reverse
+from django.utils.formats import get_format
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.text import Truncator
@@ -205,3 +206,132 @@ def dlq_rows_html(entries: Iterable, *, can_act: bool, auto) -> SafeString:
 def dlq_rows(context, entries):
     """``{% dlq_rows entries %}``: the DLQ table's rows for the page's role."""
     return dlq_rows_html(entries, can_act=bool(context.get("can_act")), auto=context["auto"])
+
+
+def _grouped() -> Callable[[int], str]:
+    """``floatformat:"g"`` for whole numbers (``1,234`` in en-us), with the
+    locale's separator looked up once instead of once per number."""
+    if get_format("NUMBER_GROUPING") == 3 and get_format("THOUSAND_SEPARATOR") == ",":
+        return lambda n: f"{n:,}" if isinstance(n, int) else floatformat(n, "g")
+    return lambda n: floatformat(n, "g")
+
+
+def progress_bar_html(
+    progress,
+    *,
+    batch=None,
+    bar_label: str = "",
+    big: bool = False,
+    counts: bool = False,
+    legend: bool = False,
+    grouped: Callable[[int], str] | None = None,
+) -> SafeString:
+    """One stacked progress bar (sent / failed / permanent / dead / pending),
+    named by ``bar_label`` (else by its batch), with its legend (``legend``)
+    or its counts as text (``counts``)."""
+    grouped = grouped or _grouped()
+    if bar_label:
+        name = escape(bar_label)
+    elif batch:
+        name = f"Batch #{batch.pk} progress"
+    else:
+        name = "Progress"
+    total, done, segments = progress.total, progress.done, progress.segments
+    shown = [seg for seg in segments if seg["count"]]
+    bar = "".join(
+        f'<span class="{seg["css"]}" style="width: {seg["percent"]:.3f}%"'
+        f' title="{seg["count"]} {escape(seg["label"])}"></span>'
+        for seg in shown
+    )
+    html = (
+        f'\n<div class="bar{" bar-big" if big else ""}" role="progressbar"'
+        f' aria-label="{name}" aria-valuemin="0" aria-valuemax="{total}"'
+        f' aria-valuenow="{done}" aria-valuetext="{grouped(done)} of {grouped(total)} done"'
+        f' data-testid="progress" data-done="{done}" data-total="{total}">\n'
+        f"  {bar}\n</div>\n"
+    )
+    if counts:
+        text = "".join(
+            f'<span class="nowrap"><span class="swatch {seg["css"]}"></span>'
+            f" <strong>{grouped(seg['count'])}</strong> {escape(seg['label'])}</span>"
+            for seg in shown
+        )
+        html += f'\n<p class="bar-counts" data-testid="bar-counts">{text}</p>\n'
+    html += "\n"
+    if legend:
+        messages_url = reverse("messages")
+        items = []
+        for seg in segments:
+            count = (
+                f'<strong data-testid="count-{seg["status"]}">{grouped(seg["count"])}</strong>'
+                f" {escape(seg['label'])}"
+            )
+            if batch:
+                count = (
+                    f'<a id="legend-{seg["status"]}" href="{messages_url}?batch={batch.pk}'
+                    f'&amp;status={seg["status"]}">{count}</a>'
+                )
+            items.append(f'<li><span class="swatch {seg["css"]}"></span>{count}</li>')
+        html += f'\n<ul class="legend bar-legend">\n  {"".join(items)}\n</ul>\n'
+    return mark_safe(html + "\n")  # every value above is escaped
+
+
+@register.simple_tag(takes_context=True)
+def progress_bar(context, progress, bar_label="", big=False, counts=False, legend=False):
+    """``{% progress_bar progress big=True legend=True %}``: the bar of the
+    context's ``batch``, if any."""
+    return progress_bar_html(
+        progress,
+        batch=context.get("batch"),
+        bar_label=bar_label,
+        big=big,
+        counts=counts,
+        legend=legend,
+    )
+
+
+def batch_rows_html(rows: Iterable, *, next_cycle) -> SafeString:
+    """The rows of the batches table, from ``(batch, progress)`` pairs."""
+    detail_url = url_maker("batch_detail", 1)
+    grouped = _grouped()
+    cycle = f" (next cycle at {escape(stamp(next_cycle))})" if next_cycle else ""
+    out = []
+    for batch, progress in rows:
+        pk = batch.pk
+        template_name = escape(batch.template.name) if batch.template else "template deleted"
+        by = (
+            f'<div class="muted small">by {escape(batch.created_by.get_username())}</div>'
+            if batch.created_by
+            else ""
+        )
+        if progress.pending:
+            done = f"{progress.percent_done}%"
+        elif progress.waiting:
+            waiting = progress.waiting
+            done = (
+                f'<span class="warn-text" title="{waiting} failed message'
+                f'{"" if waiting == 1 else "s"} will be retried">waiting for retry{cycle}</span>'
+            )
+        else:
+            done = '<span class="ok nowrap">\u2713 done</span>'
+        bar = progress_bar_html(progress, batch=batch, counts=True, grouped=grouped)
+        out.append(
+            "\n    <tr>\n"
+            f'      <td class="mono">{pk}</td>\n'
+            f'      <td><a id="batch-{pk}-link" href="{detail_url(pk)}">{escape(batch.name)}</a>'
+            f'<div class="muted small">{template_name}</div></td>\n'
+            f'      <td class="nowrap"><span title="{escape(stamp(batch.created_at))}">'
+            f"{escape(timesince_filter(batch.created_at))} ago</span>{by}</td>\n"
+            f"      <td>{escape(batch.channel)}</td>\n"
+            f'      <td class="num">{grouped(progress.total)}</td>\n'
+            f'      <td class="progress-col">{bar}</td>\n'
+            f'      <td class="num">{done}</td>\n'
+            "    </tr>\n    "
+        )
+    return mark_safe("".join(out))  # every value above is escaped
+
+
+@register.simple_tag(takes_context=True)
+def batch_rows(context, rows):
+    """``{% batch_rows rows %}``: the batches table's rows."""
+    return batch_rows_html(rows, next_cycle=context.get("next_cycle"))

@@ -1,6 +1,6 @@
 """Progress of a set of messages (a batch, the messages of a bulk retry):
 counts by status, what is done, and the stacked bar's segments
-(``retry_admin/_progress_bar.html`` draws them)."""
+(the ``progress_bar`` tag of ``retry_admin/templatetags/rows.py`` draws them)."""
 
 from dataclasses import dataclass
 
