@@ -30,6 +30,7 @@ from retry_admin.web.access import (
     page,
     page_or_part,
 )
+from retry_admin.web.figures import KeyedFigures
 from retry_admin.web.forms import MAX_UPLOAD_BYTES, BatchForm, TemplateForm, size_label
 from retry_admin.web.progress import Progress
 from retry_admin.web.recipients import (
@@ -44,6 +45,12 @@ SHOWN_ERRORS = 100
 PREVIEW_BYTES = 64 * 1024
 # A form sent again with the same content within this long asks before creating.
 TWIN_WINDOW_SECONDS = 3600
+
+
+# The list's progress, shared by every tab watching it (see figures.py).
+PROGRESS = KeyedFigures(
+    lambda ids: selectors.batch_progress(list(ids)), fresh_setting="CONSOLE_FIGURES_FRESH_SECONDS"
+)
 
 
 def _count(n: int, noun: str) -> str:
@@ -63,7 +70,7 @@ def batch_list(request):
         before, param_errors = None, error_texts(exc)
     listed = selectors.batch_page(older_than=before, limit=PAGE_SIZE)
     batches = listed.items
-    progress = selectors.batch_progress([b.pk for b in batches])
+    progress = PROGRESS.get(tuple(b.pk for b in batches))
     rows = [(batch, Progress(progress[batch.pk])) for batch in batches]
     context = {
         "nav": "batches",

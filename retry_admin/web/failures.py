@@ -18,6 +18,7 @@ from retry_admin.services.bulk import (
     parse_group,
 )
 from retry_admin.web.access import console_action, console_view, page, page_or_part
+from retry_admin.web.figures import KeyedFigures
 from retry_admin.web.messages import RETRYABLE, filtered_page, retry_note
 from retry_admin.web.progress import Progress
 
@@ -26,6 +27,12 @@ FAILURE_TABS = [
     (Status.FAILED, "Failed, waiting for the retry cycle"),
     (Status.DEAD_LETTERED, "Dead-lettered"),
 ]
+
+# A tab's groups, shared by every tab watching it (see figures.py).
+GROUPS = KeyedFigures(
+    lambda status: selectors.failure_groups(status=status),
+    fresh_setting="CONSOLE_FIGURES_FRESH_SECONDS",
+)
 
 
 @console_view
@@ -38,7 +45,7 @@ def failures(request):
     if unknown_tab:
         tabs = ", ".join(tab for tab, _ in FAILURE_TABS)
         context["errors"]["status"] = f"This page shows {tabs}; not {request.GET['status'][:40]!r}"
-    groups = selectors.failure_groups(status=status)
+    groups = GROUPS.get(status)
     context.update(
         nav="failures",
         status=status,

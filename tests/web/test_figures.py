@@ -3,7 +3,7 @@ background while the last ones are served, inline only when too old."""
 
 import time
 
-from retry_admin.web.figures import SharedFigures
+from retry_admin.web.figures import KeyedFigures, SharedFigures
 
 
 def _figures(settings, fresh_for: float):
@@ -76,3 +76,46 @@ def test_figures_that_take_long_to_compute_are_recomputed_less_often(settings):
     assert figures.get() == 1
     assert len(calls) == 1
     assert figures.fresh_for >= 10 * 0.05
+
+
+# Keyed: the batch list's progress and the failure groups of a tab.
+
+
+def _keyed(settings, fresh_for: float, max_keys: int = 32):
+    settings.TEST_FIGURES_FRESH = fresh_for
+    calls = []
+
+    def compute(key):
+        calls.append(key)
+        return f"{key}:{calls.count(key)}"
+
+    figures = KeyedFigures(compute, fresh_setting="TEST_FIGURES_FRESH", max_keys=max_keys)
+    return figures, calls
+
+
+def test_each_key_has_its_own_shared_figures(settings):
+    figures, calls = _keyed(settings, fresh_for=60)
+
+    assert [figures.get("failed") for _ in range(3)] == ["failed:1"] * 3
+    assert figures.get((1, 2)) == "(1, 2):1"
+    assert figures.get("failed") == "failed:1"
+    assert calls == ["failed", (1, 2)]
+
+
+def test_keyed_figures_keep_the_keys_asked_for_last(settings):
+    figures, calls = _keyed(settings, fresh_for=60, max_keys=2)
+    figures.get("a")
+    figures.get("b")
+    figures.get("a")  # "b" is now the least recently asked for
+
+    figures.get("c")
+
+    assert figures.get("a") == "a:1"
+    assert figures.get("b") == "b:2"  # forgotten, so computed again
+    assert calls == ["a", "b", "c", "b"]
+
+
+def test_keyed_figures_at_zero_compute_every_time(settings):
+    figures, _ = _keyed(settings, fresh_for=0)
+
+    assert [figures.get("x") for _ in range(3)] == ["x:1", "x:2", "x:3"]
