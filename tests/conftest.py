@@ -3,6 +3,7 @@ import pydoc
 
 import pytest
 from django.contrib.auth.models import Group
+from django.test import override_settings
 
 from retry_admin.channels import reset_channels
 from retry_admin.models import Batch, MessageLog, Status, Template
@@ -27,6 +28,16 @@ def pytest_collection_modifyitems(config, items):
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = kept
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _static_root(tmp_path_factory):
+    """STATIC_ROOT is where collectstatic writes (``make run``). WhiteNoise
+    reads it whenever a test client builds the middleware and warns when the
+    directory is missing; the tests serve static files through the finders
+    (live_server), so they get an empty STATIC_ROOT of their own instead."""
+    with override_settings(STATIC_ROOT=str(tmp_path_factory.mktemp("staticfiles"))):
+        yield
 
 
 @pytest.fixture(autouse=True)

@@ -87,6 +87,15 @@ def browser_type_launch_args(browser_type_launch_args):
 
 
 @pytest.fixture(scope="session")
+def base_url(pytestconfig) -> str | None:
+    """pytest-playwright's base_url (``--base-url``, else the ``base_url`` ini
+    value), as a module-level fixture: the plugin's own fallback is a
+    session-scoped fixture defined as an instance method, which pytest
+    deprecates (PytestRemovedIn10Warning on every browser test run)."""
+    return pytestconfig.getoption("--base-url") or pytestconfig.getini("base_url") or None
+
+
+@pytest.fixture(scope="session")
 def browser_context_args(browser_context_args):
     return {**browser_context_args, "viewport": {"width": 1360, "height": 900}}
 
