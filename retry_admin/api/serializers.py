@@ -1,6 +1,7 @@
 """Request parsing. Serializers here only check shapes and resolve references
 (a template by id or name); every rule about batches, retries and the DLQ is
-in ``retry_admin.services``. Response shapes are in ``representations.py``.
+in ``retry_admin.services``. Response shapes are in ``representations.py``
+(``seed_representations.py`` for the seed-compatible endpoints).
 """
 
 from django.conf import settings

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from django.test import Client, RequestFactory
 
-from retry_admin.api.representations import seed_timestamp
+from retry_admin.api.timestamps import seed_timestamp
 from retry_admin.errors import csrf_failure
 from retry_admin.models import Batch, MessageLog, Status
 from retry_admin.queues import reset_backends

@@ -11,19 +11,18 @@ from rest_framework.response import Response
 
 from retry_admin import selectors
 from retry_admin.api.permissions import CanAct, CanView
-from retry_admin.api.representations import (
-    ErrorSerializer,
+from retry_admin.api.representations import ErrorSerializer, errors
+from retry_admin.api.seed_representations import (
     MessageStatusStatsSerializer,
     QueueStatusSerializer,
     QueueUnavailableSerializer,
     RetryDryRunSerializer,
     RetryStatusSerializer,
     RetryTriggeredSerializer,
-    SeedJSONRenderer,
-    errors,
     seed_counts,
 )
 from retry_admin.api.serializers import RetryTriggerQuerySerializer, StatsQuerySerializer
+from retry_admin.api.timestamps import SeedJSONRenderer
 from retry_admin.api.views.base import ApiView, parsed
 from retry_admin.models import RetryRun
 from retry_admin.selectors import RETRY_FIGURES
@@ -44,7 +43,7 @@ def _who(user) -> str:
 
 
 class SeedView(ApiView):
-    # The seed's timestamp format (representations.seed_timestamp) in every answer.
+    # The seed's timestamp format (timestamps.seed_timestamp) in every answer.
     renderer_classes = [SeedJSONRenderer]
 
 
