@@ -47,9 +47,14 @@ PREVIEW_BYTES = 64 * 1024
 TWIN_WINDOW_SECONDS = 3600
 
 
-# The list's progress, shared by every tab watching it (see figures.py).
+# The list's progress and a batch's most common errors, shared by every tab
+# watching them (see figures.py). A batch's own progress is counted on every
+# request: it is what someone who just sent the batch is watching.
 PROGRESS = KeyedFigures(
     lambda ids: selectors.batch_progress(list(ids)), fresh_setting="CONSOLE_FIGURES_FRESH_SECONDS"
+)
+ERROR_GROUPS = KeyedFigures(
+    selectors.batch_error_groups, fresh_setting="CONSOLE_FIGURES_FRESH_SECONDS"
 )
 
 
@@ -96,8 +101,7 @@ def batch_detail(request, pk):
         "next_cycle": next_run(RETRY_CYCLE),
     }
     context["errors"] = [
-        {**row, "label": Status(row["status"]).label}
-        for row in selectors.batch_error_groups(batch.pk)
+        {**row, "label": Status(row["status"]).label} for row in ERROR_GROUPS.get(batch.pk)
     ]
     context["recent"] = selectors.message_page(filters=MessageFilter(batch=batch.pk), limit=20)
     # While messages wait: what the sender is doing (its heartbeat), and how

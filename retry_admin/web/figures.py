@@ -14,8 +14,9 @@ most about a tenth of one core however many tabs are watching.
 
 ``KeyedFigures`` does the same for reads that take an argument: the batch
 list's progress (a count by status of every message of 25 batches, 220,000
-at a million messages) and the failure groups of a tab (every message of
-that status), which the pages poll every 3 and 5 s.
+at a million messages), a batch's most common errors (every failed message
+of the batch) and the failure groups of a tab (every message of that
+status), which the pages poll every 3 and 5 s.
 """
 
 import logging
