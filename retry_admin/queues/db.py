@@ -14,6 +14,11 @@ delete). Besides the table's own autovacuum settings (migration 0011), a
 process that has acked ``VACUUM_AFTER_ACKS`` rows vacuums the table when a
 receive finds it empty, so a drain leaves no bloat behind (``VACUUM
 (SKIP_LOCKED)``: a second process never waits for the first one's).
+
+A claim that comes back full (a backlog) makes sure the table's planner
+statistics are fresh (``models/analyze.py``): statistics taken while the
+table was empty turn the claim into a bitmap scan and a sort of every
+visible row, chunk after chunk.
 """
 
 import logging
@@ -27,6 +32,7 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from retry_admin.models import QueueMessage, insert_rows
+from retry_admin.models.analyze import analyze_if_stale
 from retry_admin.models.rawsql import in_list
 from retry_admin.queues.base import (
     DeadLetter,
@@ -138,6 +144,8 @@ class DatabaseQueue(QueueBackend):
             rows = cursor.fetchall()
         if not rows and self._acked_since_vacuum >= VACUUM_AFTER_ACKS:
             self._vacuum()
+        elif len(rows) == params[-1]:
+            analyze_if_stale(QueueMessage)  # a backlog: the next claims plan on fresh statistics
         rows.sort(key=lambda row: row[0])
         return [ReceivedMessage(f"{pk}:{receipt}", body, count) for pk, body, count in rows]
 

@@ -35,6 +35,7 @@ from django.utils import timezone
 
 from retry_admin.envelope import Envelope, InvalidEnvelope, decode
 from retry_admin.models import Batch, DeliveryAttempt, MessageLog, Status
+from retry_admin.models.analyze import analyze_if_stale
 from retry_admin.models.rawsql import datetime_param, in_list, uuid_param
 from retry_admin.outage import DATABASE_DOWN, Outage, outlast, reset_database_connection
 from retry_admin.queues import QueueBackend, QueueError, get_backend
@@ -92,11 +93,12 @@ def sender_process_chunk(
     # Taken before the receive, so a lease always ends before its message
     # becomes visible again.
     lease_until = timezone.now() + timedelta(seconds=visibility)
-    received = backend.receive(
-        max_messages or settings.SENDER_BATCH_SIZE, visibility_timeout=visibility
-    )
+    wanted = max_messages or settings.SENDER_BATCH_SIZE
+    received = backend.receive(wanted, visibility_timeout=visibility)
     if not received:
         return report
+    if len(received) >= min(wanted, backend.max_receive):
+        analyze_if_stale(MessageLog)  # a backlog: its leases plan on fresh statistics
     report.received = len(received)
     report.chunks = 1
 
