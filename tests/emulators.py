@@ -38,6 +38,7 @@ INSTALL = "`make install` (the dev extras in pyproject.toml)"
 
 
 def free_port() -> int:
+    """A TCP port on 127.0.0.1 nothing listens on (bound, then released)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]

@@ -1,5 +1,4 @@
 import json
-import socket
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
@@ -11,6 +10,7 @@ from retry_admin.channels.webhook import WebhookChannel
 from retry_admin.models import MessageLog, Status, new_message_id
 from retry_admin.services.sender import sender_drain
 from tests.channels.local_http import serving
+from tests.emulators import free_port
 
 
 @dataclass
@@ -62,11 +62,7 @@ def hook():
 
 @pytest.fixture
 def closed_port_url():
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    return f"http://127.0.0.1:{port}/hook"
+    return f"http://127.0.0.1:{free_port()}/hook"
 
 
 def _message(**kwargs) -> OutgoingMessage:

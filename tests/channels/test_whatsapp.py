@@ -34,6 +34,7 @@ from retry_admin.models import (
 from retry_admin.services.batches import BatchValidationError, RecipientRow, batch_create
 from retry_admin.services.sender import sender_drain
 from tests.channels.local_http import serving
+from tests.emulators import free_port
 from tests.processes import start_django
 
 PHONE_ID = "106540352242922"
@@ -251,12 +252,8 @@ def test_the_code_tables_do_not_overlap_and_cover_the_documented_ranges():
 
 
 def test_a_refused_connection_is_transient_and_nothing_was_sent():
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
     channel = WhatsAppChannel(
-        base_url=f"http://127.0.0.1:{port}", phone_number_id=PHONE_ID, access_token=TOKEN
+        base_url=f"http://127.0.0.1:{free_port()}", phone_number_id=PHONE_ID, access_token=TOKEN
     )
     with pytest.raises(TransientError, match=r"unreachable.*nothing was sent"):
         channel.send(_message())

@@ -4,7 +4,6 @@ screenshots kept in the test run's output directory."""
 
 import copy
 import os
-import socket
 import threading
 import uuid
 from pathlib import Path
@@ -16,6 +15,7 @@ from django.test import Client
 from retry_admin.channels import reset_channels
 from retry_admin.services.sender import sender_drain
 from retry_admin.web.overview import FIGURES
+from tests.emulators import free_port
 from tests.requirements import unavailable
 
 CHROMIUM = "/usr/bin/chromium"
@@ -198,13 +198,6 @@ def failing_channel(settings):
 # A database that cannot be reached
 
 
-def _closed_port() -> int:
-    """A TCP port nothing listens on (bound, then released)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture
 def database_unreachable(transactional_db):
     """``cut()`` points the default connection at a database that cannot be
@@ -217,7 +210,7 @@ def database_unreachable(transactional_db):
         if connection.vendor == "sqlite":
             connection.settings_dict["NAME"] = "/nonexistent-retry-admin/outage.sqlite3"
         else:
-            connection.settings_dict.update(HOST="127.0.0.1", PORT=str(_closed_port()))
+            connection.settings_dict.update(HOST="127.0.0.1", PORT=str(free_port()))
             connection.settings_dict.setdefault("OPTIONS", {})["connect_timeout"] = 2
 
     yield cut

@@ -7,7 +7,7 @@ error is a ``QueueError`` naming the operation (``wire.aws_errors``)."""
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -180,20 +180,23 @@ class SQSCalls:
         )
         return response.get("Messages", [])
 
+    def _on_receipts(
+        self, operation: str, url: str, receipts: Sequence[str], **entry: Any
+    ) -> Iterator[tuple[Sequence[str], dict]]:
+        """``operation`` (a ``*Batch`` call on receipt handles, ``entry``
+        added to each) in chunks of 10: each chunk with SQS's answer to it."""
+        for chunk in chunks(receipts):
+            entries = [{"Id": str(i), "ReceiptHandle": r, **entry} for i, r in enumerate(chunk)]
+            yield chunk, self._call(operation, url, QueueUrl=url, Entries=entries)
+
     def _change_visibility(self, url: str, receipts: Sequence[str], seconds: int) -> set[str]:
         """Returns the receipts SQS refused."""
         seconds = min(max(seconds, 0), MAX_VISIBILITY_SECONDS)
         refused: set[str] = set()
-        for chunk in chunks(receipts):
-            response = self._call(
-                "ChangeMessageVisibilityBatch",
-                url,
-                QueueUrl=url,
-                Entries=[
-                    {"Id": str(i), "ReceiptHandle": receipt, "VisibilityTimeout": seconds}
-                    for i, receipt in enumerate(chunk)
-                ],
-            )
+        answers = self._on_receipts(
+            "ChangeMessageVisibilityBatch", url, receipts, VisibilityTimeout=seconds
+        )
+        for chunk, response in answers:
             for failed in response.get("Failed", []):
                 # The message is no longer ours (deleted, or its visibility ran
                 # out and someone else holds it): nothing left to release.
@@ -203,13 +206,7 @@ class SQSCalls:
 
     def _delete(self, url: str, receipts: Sequence[str]) -> int:
         deleted = 0
-        for chunk in chunks(receipts):
-            response = self._call(
-                "DeleteMessageBatch",
-                url,
-                QueueUrl=url,
-                Entries=[{"Id": str(i), "ReceiptHandle": r} for i, r in enumerate(chunk)],
-            )
+        for _, response in self._on_receipts("DeleteMessageBatch", url, receipts):
             deleted += len(response.get("Successful", []))
             for failed in response.get("Failed", []):
                 # It comes back after its visibility timeout; the sender skips
