@@ -4,8 +4,19 @@ Measured: the ``simulated`` channel at 50 ms latency, no failures, drained by
 two sender processes (``sender_drain(until_empty=True)`` in each) started
 together on the run's database. Baseline, same run: one process draining as
 many. Each process is started and Django set up before the clock starts (they
-wait for a go line on stdin), so only draining is timed. Chunks of an eighth
-of the messages, so that both processes get work.
+wait for a go line on stdin), so only draining is timed. Chunks of a
+sixteenth of the messages, so that both processes get work and neither waits
+long for the other's last chunk.
+
+On PostgreSQL the batch's tables are analyzed once it is queued, before the
+clock starts (``models/analyze.py`` would do it in whichever process claims
+the first full chunk, inside one run and not the other): the row measures
+how draining scales, not a one-off per backlog.
+
+The machine this runs on is shared: a burst of load during one of the two
+drains moves the ratio either way. So the pair is measured in ``ROUNDS``
+rounds, alternating which goes first, and the row reports the round with the
+median ratio (every round's figures are in the details).
 
 ``python -m bench.sender_scaling child`` is one such process.
 """
@@ -19,6 +30,7 @@ from pathlib import Path
 
 NAME = "sender_two_processes"
 AIM_RATIO = 1.8
+ROUNDS = 3
 LATENCY_MS = 50
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -77,37 +89,58 @@ def _drain(processes: int, chunk: int) -> tuple[float, list[dict]]:
     return seconds, reports
 
 
+def _analyze() -> None:
+    from django.db import connection
+
+    from retry_admin.models import MessageLog, QueueMessage
+
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            for model in (MessageLog, QueueMessage):
+                cursor.execute(f"ANALYZE {model._meta.db_table}")
+
+
 def run(ctx) -> list:
     from django.conf import settings
 
     from bench.harness import Result, create_dispatched_batch, empty_tables, expect, per_second
 
     size = ctx.size(4_000, minimum=80)
-    chunk = max(10, size // 8)
-    rates, details = {}, {}
-    for processes in (1, 2):
-        empty_tables()
-        create_dispatched_batch(size, channel="simulated")
-        seconds, reports = _drain(processes, chunk)
-        expect(sum(r["sent"] for r in reports), size, f"sent by {processes} processes")
-        rates[processes] = per_second(size, seconds)
-        details[f"seconds_{processes}"] = seconds
-        details[f"sent_by_process_{processes}"] = [r["sent"] for r in reports]
+    chunk = max(10, size // 16)
+    rounds = []
+    for number in range(ROUNDS if ctx.scale >= 1 else 1):
+        measured = {}
+        for processes in (1, 2) if number % 2 == 0 else (2, 1):
+            empty_tables()
+            create_dispatched_batch(size, channel="simulated")
+            _analyze()
+            seconds, reports = _drain(processes, chunk)
+            expect(sum(r["sent"] for r in reports), size, f"sent by {processes} processes")
+            measured[processes] = {
+                "rate": per_second(size, seconds),
+                "seconds": seconds,
+                "sent_by_process": [r["sent"] for r in reports],
+            }
+        rounds.append(measured)
     empty_tables()
+    rounds.sort(key=lambda m: m[2]["rate"] / m[1]["rate"])
+    median = rounds[len(rounds) // 2]
+    one, two = median[1]["rate"], median[2]["rate"]
     return [
         Result(
             NAME,
-            rates[2],
+            two,
             "msg/s",
-            baseline=rates[1],
-            ratio=rates[2] / rates[1],
+            baseline=one,
+            ratio=two / one,
             aim=f">= {AIM_RATIO}x one process",
             details={
                 "messages": size,
                 "chunk": chunk,
                 "latency_ms": LATENCY_MS,
                 "sender_concurrency": settings.SENDER_CONCURRENCY,
-                **details,
+                "ratios": [round(m[2]["rate"] / m[1]["rate"], 3) for m in rounds],
+                "rounds": rounds,
             },
         ).judge(lambda _figure, ratio: ratio >= AIM_RATIO)
     ]
