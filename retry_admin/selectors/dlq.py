@@ -44,9 +44,15 @@ class DLQEntry:
         return bool(self.message and self.message.dead_letter_count > 1)
 
 
-def dlq_entries(*, limit: int = 100, ids: Sequence[str] | None = None) -> list[DLQEntry]:
+def dlq_entries(
+    *,
+    limit: int = 100,
+    ids: Sequence[str] | None = None,
+    message_fields: Sequence[str] = (),
+) -> list[DLQEntry]:
     """The DLQ's messages (oldest first, or ``ids``), each with its log when
-    the body is ours."""
+    the body is ours: the whole log with its batch, or only
+    ``message_fields`` (with ``receive_count``, which an entry may need)."""
     entries = get_backend().dlq_peek(limit=limit, ids=ids)
     message_ids = {}
     for entry in entries:
@@ -54,7 +60,11 @@ def dlq_entries(*, limit: int = 100, ids: Sequence[str] | None = None) -> list[D
             message_ids[entry.id] = decode(entry.body).message_id
         except InvalidEnvelope:
             continue
-    logs = MessageLog.objects.select_related("batch").in_bulk(list(message_ids.values()))
+    logs = (
+        MessageLog.objects.only(*message_fields, "receive_count")
+        if message_fields
+        else MessageLog.objects.select_related("batch")
+    ).in_bulk(list(message_ids.values()))
     replays = auto_replays(list(message_ids.values()))
     entries = [
         DLQEntry(

@@ -8,13 +8,14 @@ exactly the markup the row templates wrote, escaping every value the same
 way, and reverse each URL once per table instead of once per row.
 """
 
+import html
+import unicodedata
 from collections.abc import Callable, Iterable
 
 from django import template
 from django.template.defaultfilters import floatformat, timesince_filter
 from django.urls import reverse
 from django.utils.formats import get_format
-from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.text import Truncator
 
@@ -23,6 +24,20 @@ from retry_admin.templatetags.console import stamp
 register = template.Library()
 
 _MARK = "00000000-0000-0000-0000-00000000beef"
+
+
+def escape(value: object) -> str:
+    """What ``{{ value }}`` writes for a value not marked safe: Django's
+    ``escape`` (``html.escape``) without its lazy-text wrapper and
+    ``SafeString``, which were a fifth of a row's time."""
+    return html.escape(str(value))
+
+
+def truncate(text: str, length: int) -> str:
+    """``truncatechars:length``: text that fits after its NFC normalization
+    is that text, as ``Truncator.chars`` returns it, without walking it."""
+    normal = unicodedata.normalize("NFC", text)
+    return normal if len(normal) <= length else Truncator(text).chars(length)
 
 
 def url_maker(name: str, sample: object = _MARK) -> Callable[[object], str]:
@@ -51,7 +66,7 @@ def message_rows_html(
     swap = ' hx-swap-oob="true"' if oob else ""
     out = []
     for m in messages:
-        pk, status, recipient = m.pk, m.status, escape(m.recipient)
+        pk, status, recipient = str(m.pk), m.status, escape(m.recipient)
         may_retry = status in retryable
         check = ""
         if can_act:
@@ -94,7 +109,7 @@ def message_rows_html(
             f"{escape(m.get_status_display())}</span></td>\n"
             f'  <td class="num nowrap">{m.attempt_count}{retries}</td>\n'
             f'  <td class="error-cell"><span title="{escape(error)}">'
-            f"{escape(Truncator(error).chars(110))}</span></td>\n"
+            f"{escape(truncate(error, 110))}</span></td>\n"
             f'  <td class="actions">{action}</td>\n'
             "</tr>\n"
         )
@@ -192,7 +207,7 @@ def dlq_rows_html(entries: Iterable, *, can_act: bool, auto) -> SafeString:
             f'      <td class="num">{entry.receive_count}</td>\n'
             f"      {auto_cell}\n"
             f'      <td class="error-cell"><span title="{escape(error)}">'
-            f"{escape(Truncator(error).chars(100))}</span>{evidence}</td>\n"
+            f"{escape(truncate(error, 100))}</span>{evidence}</td>\n"
             f'      <td class="nowrap">{age}</td>\n'
             '      <td><details><summary class="small">show</summary>'
             f'<pre class="body small">{escape(entry.body)}</pre></details></td>\n'

@@ -16,6 +16,8 @@ from retry_admin.web.forms import parse_entry_ids
 
 PAGE_SIZE = 100
 PURGE_WORD = "PURGE"
+# What the table shows of an entry's message (the rest of each log is not read).
+MESSAGE_FIELDS = ("id", "recipient", "dead_letter_count")
 
 
 @console_view
@@ -28,7 +30,7 @@ def dlq(request):
     }
     try:
         context["depth"] = selectors.dlq_depth()
-        entries = selectors.dlq_entries(limit=PAGE_SIZE)
+        entries = selectors.dlq_entries(limit=PAGE_SIZE, message_fields=MESSAGE_FIELDS)
     except QueueError as exc:
         context["queue_error"] = str(exc)
         context["depth"], entries = 0, []
