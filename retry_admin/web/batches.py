@@ -32,6 +32,7 @@ from retry_admin.web.access import (
 )
 from retry_admin.web.figures import KeyedFigures
 from retry_admin.web.forms import MAX_UPLOAD_BYTES, BatchForm, TemplateForm, size_label
+from retry_admin.web.messages import TABLE_FIELDS
 from retry_admin.web.progress import Progress
 from retry_admin.web.recipients import (
     RecipientSource,
@@ -103,7 +104,9 @@ def batch_detail(request, pk):
     context["errors"] = [
         {**row, "label": Status(row["status"]).label} for row in ERROR_GROUPS.get(batch.pk)
     ]
-    context["recent"] = selectors.message_page(filters=MessageFilter(batch=batch.pk), limit=20)
+    context["recent"] = selectors.message_page(
+        filters=MessageFilter(batch=batch.pk), limit=20, fields=TABLE_FIELDS
+    )
     # While messages wait: what the sender is doing (its heartbeat), and how
     # many are still on their way to the queue (SQS, Azure...: enqueued in
     # the background after the batch was created).

@@ -24,6 +24,19 @@ from retry_admin.web.timeline import (
 
 RETRYABLE = policy.ADMIN_RETRYABLE  # what a Retry button may be shown for
 PAGE_SIZE = 50
+# What a table of messages shows (retry_admin/templatetags/rows.py): the rest
+# of each log (its context, lease, times) is not read for a list.
+TABLE_FIELDS = (
+    "id",
+    "batch_id",
+    "batch__name",
+    "recipient",
+    "status",
+    "retry_count",
+    "attempt_count",
+    "last_error",
+    "created_at",
+)
 # Sent after a retry whose rows change in place; counts elsewhere listen for it.
 RETRIED = "message-retried"
 
@@ -45,6 +58,7 @@ def filtered_page(request, *, forced: dict | None = None) -> dict:
             after=cursors["after"],
             before=cursors["before"],
             limit=PAGE_SIZE,
+            fields=TABLE_FIELDS,
         )
     except ValidationError as exc:
         context["errors"] = error_texts(exc)
