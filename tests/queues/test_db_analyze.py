@@ -87,3 +87,25 @@ def test_it_does_nothing_inside_a_transaction_or_off_postgresql():
         assert analyze.analyze_if_stale(QueueMessage) is False
     if connection.vendor != "postgresql":
         assert analyze.analyze_if_stale(QueueMessage) is False
+
+
+def _claim_plan(queue: DatabaseQueue, limit: int) -> str:
+    """The plan of the claim's inner select (what picks the rows)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"EXPLAIN SELECT id FROM {QueueMessage._meta.db_table}"
+            " WHERE queue = %s AND dead = %s AND visible_at <= now()"
+            " ORDER BY priority DESC, visible_at, id LIMIT %s FOR UPDATE SKIP LOCKED",
+            [queue.queue_name, False, limit],
+        )
+        return "\n".join(row[0] for row in cursor.fetchall())
+
+
+@on_postgres
+def test_after_a_full_claim_the_next_claims_read_the_claim_index_in_order():
+    queue = DatabaseQueue(queue_name="analyze-plan")
+    _send(queue, 20_000)  # a plan made without statistics sorts them all
+    queue.receive(100, visibility_timeout=30)
+    plan = _claim_plan(queue, 100)
+    assert "Index Scan using queue_claim" in plan, plan
+    assert "Sort" not in plan, plan
