@@ -1,33 +1,52 @@
-"""Bulk inserts: many rows in one statement (COPY on PostgreSQL)."""
+"""Bulk inserts: many rows in one statement (COPY on PostgreSQL; on SQLite
+one JSON array per chunk, expanded by ``json_each``)."""
 
 import itertools
 import json
+import sqlite3
 import uuid
 from collections.abc import Callable
 
 from django.db import DEFAULT_DB_ALIAS, connections, models, transaction
 
+# ``->`` and ``->>`` came with SQLite 3.38; before, executemany.
+_SQLITE_ARROWS = sqlite3.sqlite_version_info >= (3, 38)
+
 
 def _fast_prep(field: models.Field, connection) -> Callable:
     """The field's own preparation, short-cut for the values that need none:
     text already ``str``, a UUID on a database without a native type (what
-    Django would make of it: its hex), and a ``dict`` for a JSON field with no
-    encoder of its own (its JSON text, which SQLite stores and PostgreSQL's
-    COPY reads as jsonb). Per value this is most of the cost."""
+    Django would make of it: its hex), a UUID given as 32 hex digits, and a
+    ``dict`` for a JSON field with no encoder of its own (its JSON text, which
+    SQLite stores and PostgreSQL's COPY reads as jsonb). Per value this is
+    most of the cost."""
     prep = field.get_db_prep_save
     if isinstance(field, models.CharField | models.TextField) and not field.choices:
         return lambda value, conn: value if type(value) is str else prep(value, conn)
     if isinstance(field, models.JSONField) and field.encoder is None:
         dumps = json.dumps
         return lambda value, conn: dumps(value) if type(value) is dict else prep(value, conn)
-    if isinstance(field, models.UUIDField) and not connection.features.has_native_uuid_field:
-        return lambda value, conn: value.hex if type(value) is uuid.UUID else prep(value, conn)
+    if isinstance(field, models.UUIDField):
+        # 32 hex digits (``new_message_id_hexes``) are what SQLite stores and
+        # what PostgreSQL's COPY reads.
+        if connection.features.has_native_uuid_field:
+            return lambda value, conn: (
+                value if type(value) is str and len(value) == 32 else prep(value, conn)
+            )
+        return lambda value, conn: (
+            value.hex
+            if type(value) is uuid.UUID
+            else value
+            if type(value) is str and len(value) == 32
+            else prep(value, conn)
+        )
     return prep
 
 
 def insert_rows(model: type[models.Model], fields: list[str], rows, **shared) -> int:
-    """INSERT rows of ``model`` fast: one prepared statement run for every row
-    (``executemany``), or on PostgreSQL a ``COPY`` per chunk of rows.
+    """INSERT rows of ``model`` fast, a chunk of rows at a time: on SQLite one
+    statement reading the chunk as a JSON array, on PostgreSQL a ``COPY``
+    (elsewhere one prepared statement run for every row, ``executemany``).
 
     ``fields`` name the values of each row in ``rows``, in order; ``shared``
     gives values common to every row; every other field takes its default (a
@@ -61,16 +80,24 @@ def insert_rows(model: type[models.Model], fields: list[str], rows, **shared) ->
     ordered = [*per_row, *per_row_defaults, *(f for f, _ in constant)]
     quote = connection.ops.quote_name
     table, columns = quote(opts.db_table), ", ".join(quote(f.column) for f in ordered)
-    # executemany is a round trip per row on PostgreSQL: there, COPY (psycopg
-    # streams the rows; UNNEST of arrays spent most of its time escaping them).
-    copy = connection.vendor == "postgresql"
-    if copy:
-        sql = f"COPY {table} ({columns}) FROM STDIN"
-    else:
-        sql = f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * len(ordered))})"
-    size = 5000
     prepare = [_fast_prep(field, connection) for field in per_row]
     tail = tuple(value for _, value in constant)
+    if connection.vendor == "postgresql":
+        # executemany is a round trip per row on PostgreSQL: there, COPY
+        # (psycopg streams the rows; UNNEST of arrays spent most of its time
+        # escaping them).
+        write = _copy_writer(f"COPY {table} ({columns}) FROM STDIN", tail)
+    else:
+        values = ", ".join(["%s"] * len(ordered))
+        write = _executemany_writer(f"INSERT INTO {table} ({columns}) VALUES ({values})", tail)
+        if connection.vendor == "sqlite" and _SQLITE_ARROWS:
+            write = _json_each_writer(table, columns, per_row, per_row_defaults, tail, write)
+            # A JSON field's dict goes into the chunk's array as it is.
+            prepare = [
+                _unprepared_dict(field, prep) if _plain_json(field) else prep
+                for field, prep in zip(per_row, prepare, strict=True)
+            ]
+    size = 5000
     rows = iter(rows)
     count = 0
     with transaction.atomic(savepoint=False), connection.cursor() as cursor:
@@ -79,15 +106,91 @@ def insert_rows(model: type[models.Model], fields: list[str], rows, **shared) ->
                 (
                     *[prep(value, connection) for prep, value in zip(prepare, row, strict=True)],
                     *[f.get_db_prep_save(f.get_default(), connection) for f in per_row_defaults],
-                    *tail,
                 )
                 for row in chunk
             ]
-            if copy:
-                with cursor.cursor.copy(sql) as stream:
-                    for row in params:
-                        stream.write_row(row)
-            else:
-                cursor.executemany(sql, params)
+            write(cursor, params, chunk)
             count += len(params)
     return count
+
+
+def _copy_writer(sql: str, tail: tuple) -> Callable:
+    def write(cursor, params: list[tuple], chunk: list) -> None:
+        with cursor.cursor.copy(sql) as stream:
+            for row in params:
+                stream.write_row((*row, *tail))
+
+    return write
+
+
+def _executemany_writer(sql: str, tail: tuple) -> Callable:
+    def write(cursor, params: list[tuple], chunk: list) -> None:
+        cursor.executemany(sql, [(*row, *tail) for row in params])
+
+    return write
+
+
+def _plain_json(field: models.Field) -> bool:
+    return isinstance(field, models.JSONField) and field.encoder is None
+
+
+def _unprepared_dict(field: models.Field, prep: Callable) -> Callable:
+    return lambda value, conn: value if type(value) is dict else prep(value, conn)
+
+
+def _json_each_writer(
+    table: str,
+    columns: str,
+    per_row: list[models.Field],
+    per_row_defaults: list[models.Field],
+    tail: tuple,
+    fallback: Callable,
+) -> Callable:
+    """SQLite: the chunk's rows as one JSON array, a row per element, the
+    shared values bound once: ``INSERT … SELECT value->>0, … FROM
+    json_each(?)``. Binding every value of every row (executemany) cost more
+    than the insert itself. A JSON field's dicts are elements of the array,
+    stored as the JSON text ``->`` gives (what ``json.loads`` reads back as
+    the same dict), so they are not encoded twice. Values JSON cannot carry
+    exactly (NaN, bytes, Decimal, a NUL character) send the chunk through
+    executemany instead."""
+    from django.db import connections
+
+    count = len(per_row) + len(per_row_defaults)
+    shared = ", ".join(["%s"] * len(tail))
+    json_columns = [i for i, field in enumerate(per_row) if _plain_json(field)]
+    dumps = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode
+
+    def statement(embedded: set[int]) -> str:
+        selected = ", ".join(
+            f"value->{i}" if i in embedded else f"value->>{i}" for i in range(count)
+        )
+        return (
+            f"INSERT INTO {table} ({columns}) SELECT {selected}{', ' if tail else ''}{shared}"
+            " FROM json_each(%s)"
+        )
+
+    def prepared(params: list[tuple], columns: list[int]) -> list[tuple]:
+        """``params`` with the dicts of ``columns`` as their JSON text."""
+        connection = connections[DEFAULT_DB_ALIAS]
+        rows = [list(row) for row in params]
+        for i in columns:
+            prep = per_row[i].get_db_prep_save
+            for row in rows:
+                row[i] = prep(row[i], connection)
+        return [tuple(row) for row in rows]
+
+    def write(cursor, params: list[tuple], chunk: list) -> None:
+        embedded = {i for i in json_columns if all(type(row[i]) is dict for row in params)}
+        if len(embedded) < len(json_columns):
+            params = prepared(params, [i for i in json_columns if i not in embedded])
+        try:
+            document = dumps(params)
+        except (TypeError, ValueError):
+            document = None
+        if document is None or "\\u0000" in document:
+            fallback(cursor, prepared(params, sorted(embedded)), chunk)
+            return
+        cursor.execute(statement(embedded), [*tail, document])
+
+    return write

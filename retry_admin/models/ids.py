@@ -46,3 +46,18 @@ def new_message_ids(count: int) -> list[uuid.UUID]:
     # they append to the primary key index instead of landing at random.
     values.sort()
     return [uuid.UUID(int=value) for value in values]
+
+
+def new_message_id_hexes(count: int) -> list[str]:
+    """What ``new_message_ids`` makes, as 32 hex digits (the form SQLite
+    stores and COPY reads), without building ``UUID`` objects: for writers of
+    many rows at once."""
+    ms = time.time_ns() // 1_000_000
+    entropy = os.urandom(10 * count)
+    from_bytes = int.from_bytes
+    values = [
+        uuid7_int(ms, from_bytes(entropy[start : start + 10], "big"))
+        for start in range(0, 10 * count, 10)
+    ]
+    values.sort()
+    return [f"{value:032x}" for value in values]

@@ -12,7 +12,7 @@ from retry_admin.models import (
 )
 from retry_admin.queues import QueueError
 from retry_admin.queues.db import DatabaseQueue
-from retry_admin.services import batches as batches_service
+from retry_admin.services import batch_writer
 from retry_admin.services.batches import (
     BatchValidationError,
     IdempotencyKeyReused,
@@ -433,7 +433,7 @@ def _stream(count: int, *, prefix: str = "user"):
 
 
 def test_duplicates_are_found_across_chunks_and_the_first_is_kept(template, monkeypatch):
-    monkeypatch.setattr(batches_service, "CHUNK_ROWS", 3)
+    monkeypatch.setattr(batch_writer, "CHUNK_ROWS", 3)
     rows = [
         _row(1, "a@x.io", name="first a"),
         _row(2, "b@x.io", name="B"),
@@ -458,7 +458,7 @@ def test_duplicates_are_found_across_chunks_and_the_first_is_kept(template, monk
 def test_a_bad_line_in_the_last_chunk_writes_nothing_and_every_error_is_listed(
     template, monkeypatch
 ):
-    monkeypatch.setattr(batches_service, "CHUNK_ROWS", 2)
+    monkeypatch.setattr(batch_writer, "CHUNK_ROWS", 2)
     rows = [*_stream(5), _row(6, "", name="x"), LineError(7, "cannot be read as CSV")]
     rows.insert(1, _row(99, "bell\x07@x.io", name="x"))
 
@@ -484,7 +484,7 @@ def test_memory_does_not_grow_with_the_batch(template, monkeypatch):
     2,000 (a chunk's worth), not ten times it."""
     import tracemalloc
 
-    monkeypatch.setattr(batches_service, "CHUNK_ROWS", 1000)
+    monkeypatch.setattr(batch_writer, "CHUNK_ROWS", 1000)
 
     def peak(count: int, prefix: str) -> int:
         tracemalloc.start()

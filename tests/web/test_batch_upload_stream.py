@@ -7,7 +7,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile, TemporaryUploadedFile
 
 from retry_admin.models import Batch, MessageLog
-from retry_admin.services import batches as batches_service
+from retry_admin.services import batch_writer
 from retry_admin.web import batches as batch_views
 from tests.web.conftest import batch_form
 
@@ -29,7 +29,7 @@ def measured(monkeypatch, settings):
     (from the moment it reads the form: the request body Django's test
     client holds in memory is not the view's)."""
     settings.FILE_UPLOAD_MAX_MEMORY_SIZE = 16 * 1024  # to disk, as a large file would go
-    monkeypatch.setattr(batches_service, "CHUNK_ROWS", 500)
+    monkeypatch.setattr(batch_writer, "CHUNK_ROWS", 500)
     growth: list[int] = []
     base: list[int] = []
 
