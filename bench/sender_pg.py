@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def run(ctx: Context) -> list[Result]:
     if connection.vendor == "postgresql":
         return measure_here(ctx)
-    return _in_child_run(ctx)
+    return in_child_run(ctx, NAME)
 
 
 def measure_here(ctx: Context) -> list[Result]:
@@ -49,15 +49,17 @@ def measure_here(ctx: Context) -> list[Result]:
     return [sender, ceiling, bloat]
 
 
-def _in_child_run(ctx: Context) -> list[Result]:
-    out_dir = ctx.out_dir / "postgresql"
+def in_child_run(ctx: Context, name: str) -> list[Result]:
+    """Benchmark ``name``'s rows from a child ``bench/run.py --only name`` on
+    the PostgreSQL server ``BENCH_POSTGRES_URL`` names, in a database of its own."""
+    out_dir = ctx.out_dir / f"postgresql-{name}"
     out_dir.mkdir(exist_ok=True)
     env = {
         **os.environ,
         "DATABASE_URL": os.environ.get("BENCH_POSTGRES_URL", DEFAULT_SERVER),
         "RETRY_ADMIN_VAR_DIR": str(out_dir),
     }
-    args = [sys.executable, str(ROOT / "bench" / "run.py"), "--only", NAME]
+    args = [sys.executable, str(ROOT / "bench" / "run.py"), "--only", name]
     if ctx.scale < 1:
         args.append("--quick")
     if ctx.profile:

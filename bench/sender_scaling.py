@@ -1,4 +1,4 @@
-"""2b. Two sender processes against one: a 50 ms channel.
+"""2b. Two sender processes against one: a 50 ms channel, on PostgreSQL.
 
 Measured: the ``simulated`` channel at 50 ms latency, no failures, drained by
 two sender processes (``sender_drain(until_empty=True)`` in each) started
@@ -17,6 +17,10 @@ The machine this runs on is shared: a burst of load during one of the two
 drains moves the ratio either way. So the pair is measured in ``ROUNDS``
 rounds, alternating which goes first, and the row reports the round with the
 median ratio (every round's figures are in the details).
+
+Aim 2 of issue 12 is PostgreSQL's: a run on SQLite (where two processes'
+writes queue for its one write lock, ``docs/backends.md``) measures it in a
+child run on the server ``BENCH_POSTGRES_URL`` names, as ``sender_pg`` does.
 
 ``python -m bench.sender_scaling child`` is one such process.
 """
@@ -102,6 +106,12 @@ def _analyze() -> None:
 
 def run(ctx) -> list:
     from django.conf import settings
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        from bench.sender_pg import in_child_run
+
+        return in_child_run(ctx, "sender_scaling")
 
     from bench.harness import Result, create_dispatched_batch, empty_tables, expect, per_second
 
