@@ -36,6 +36,7 @@ BENCHMARKS = {
     "sender_scaling": "bench.sender_scaling",
     "batch_create": "bench.batch_create",
     "batch_create_large": "bench.batch_create_large",
+    "batch_create_remote": "bench.batch_create_remote",
     "retry_cycle": "bench.retry_cycle",
     "simulated": "bench.simulated",
     "first_delivery": "bench.first_delivery",
