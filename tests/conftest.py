@@ -11,6 +11,7 @@ from retry_admin.queues import get_backend, reset_backends
 from retry_admin.roles import SUPER_ADMIN, SYSTEM_ADMIN, ensure_groups
 from retry_admin.services.batches import RecipientRow, batch_create
 from retry_admin.services.sender import sender_drain
+from retry_admin.web import figures
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
@@ -38,6 +39,18 @@ def _static_root(tmp_path_factory):
     (live_server), so they get an empty STATIC_ROOT of their own instead."""
     with override_settings(STATIC_ROOT=str(tmp_path_factory.mktemp("staticfiles"))):
         yield
+
+
+@pytest.fixture(autouse=True)
+def _figures_computed_per_request(settings):
+    """The console serves shared figures (the overview's, a batch list's
+    progress, failure groups) refreshed in the background and keyed by ids
+    that another test's rolled-back rows may have had; tests read their own
+    transaction's data, so each request computes its own."""
+    settings.CONSOLE_FIGURES_FRESH_SECONDS = 0
+    figures.clear_all()
+    yield
+    figures.clear_all()
 
 
 @pytest.fixture(autouse=True)

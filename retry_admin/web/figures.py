@@ -22,6 +22,7 @@ status), which the pages poll every 3 and 5 s.
 import logging
 import threading
 import time
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
@@ -32,6 +33,15 @@ from django.db import connection
 logger = logging.getLogger(__name__)
 
 COST_FACTOR = 10
+
+# Every instance, so that clear_all() can forget what each has served.
+_INSTANCES: "weakref.WeakSet[SharedFigures | KeyedFigures]" = weakref.WeakSet()
+
+
+def clear_all() -> None:
+    """Forget every figure served so far (tests: each reads its own data)."""
+    for figures in list(_INSTANCES):
+        figures.clear()
 
 
 class SharedFigures:
@@ -46,6 +56,7 @@ class SharedFigures:
         self._at = float("-inf")
         self._refreshing = False
         self._cost = 0.0  # seconds the last computation took
+        _INSTANCES.add(self)
 
     @property
     def fresh_for(self) -> float:
@@ -114,6 +125,7 @@ class KeyedFigures:
         self.max_keys = max_keys
         self._lock = threading.Lock()
         self._by_key: OrderedDict[Any, SharedFigures] = OrderedDict()
+        _INSTANCES.add(self)
 
     def get(self, key: Any) -> Any:
         with self._lock:

@@ -12,11 +12,6 @@ from retry_admin.services.retry import retry_cycle_run
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def _fresh_figures(settings):
-    settings.CONSOLE_FIGURES_FRESH_SECONDS = 0  # the overview computes its figures anew
-
-
 @pytest.fixture
 def failures(batch_with_failures, make_batch):
     """Ten failed messages eligible for a retry, the first two (by id, the

@@ -14,21 +14,10 @@ from django.test import Client
 
 from retry_admin.channels import reset_channels
 from retry_admin.services.sender import sender_drain
-from retry_admin.web.overview import FIGURES
 from tests.emulators import free_port
 from tests.requirements import unavailable
 
 CHROMIUM = "/usr/bin/chromium"
-
-
-@pytest.fixture(autouse=True)
-def _figures_computed_per_request(settings):
-    """The overview serves shared figures refreshed in the background; tests
-    read their own transaction's data, so each request computes its own."""
-    settings.CONSOLE_FIGURES_FRESH_SECONDS = 0
-    FIGURES.clear()
-    yield
-    FIGURES.clear()
 
 
 # Clients per role
