@@ -13,34 +13,41 @@ from django.db import DEFAULT_DB_ALIAS, connections, models, transaction
 _SQLITE_ARROWS = sqlite3.sqlite_version_info >= (3, 38)
 
 
-def _fast_prep(field: models.Field, connection) -> Callable:
-    """The field's own preparation, short-cut for the values that need none:
-    text already ``str``, a UUID on a database without a native type (what
-    Django would make of it: its hex), a UUID given as 32 hex digits, and a
-    ``dict`` for a JSON field with no encoder of its own (its JSON text, which
-    SQLite stores and PostgreSQL's COPY reads as jsonb). Per value this is
-    most of the cost."""
+def _column_prep(field: models.Field, connection, *, raw_dicts: bool = False) -> Callable:
+    """Prepares a column of values (a list) as the field's own preparation
+    would, short-cut for the values that need none: text already ``str``, a
+    UUID on a database without a native type (what Django would make of it:
+    its hex), a UUID given as 32 hex digits (what SQLite stores and COPY
+    reads), and a ``dict`` for a JSON field with no encoder of its own (its
+    JSON text, which SQLite stores and PostgreSQL's COPY reads as jsonb; or,
+    with ``raw_dicts``, the dict itself). Per value this is most of the cost,
+    so each short cut is a test inside one list comprehension per column."""
     prep = field.get_db_prep_save
     if isinstance(field, models.CharField | models.TextField) and not field.choices:
-        return lambda value, conn: value if type(value) is str else prep(value, conn)
+        return lambda values, conn: [v if v.__class__ is str else prep(v, conn) for v in values]
     if isinstance(field, models.JSONField) and field.encoder is None:
+        if raw_dicts:
+            return lambda values, conn: [
+                v if v.__class__ is dict else prep(v, conn) for v in values
+            ]
         dumps = json.dumps
-        return lambda value, conn: dumps(value) if type(value) is dict else prep(value, conn)
+        return lambda values, conn: [
+            dumps(v) if v.__class__ is dict else prep(v, conn) for v in values
+        ]
     if isinstance(field, models.UUIDField):
-        # 32 hex digits (``new_message_id_hexes``) are what SQLite stores and
-        # what PostgreSQL's COPY reads.
         if connection.features.has_native_uuid_field:
-            return lambda value, conn: (
-                value if type(value) is str and len(value) == 32 else prep(value, conn)
-            )
-        return lambda value, conn: (
-            value.hex
-            if type(value) is uuid.UUID
-            else value
-            if type(value) is str and len(value) == 32
-            else prep(value, conn)
-        )
-    return prep
+            return lambda values, conn: [
+                v if v.__class__ is str and len(v) == 32 else prep(v, conn) for v in values
+            ]
+        return lambda values, conn: [
+            v.hex
+            if v.__class__ is uuid.UUID
+            else v
+            if v.__class__ is str and len(v) == 32
+            else prep(v, conn)
+            for v in values
+        ]
+    return lambda values, conn: [prep(v, conn) for v in values]
 
 
 def insert_rows(model: type[models.Model], fields: list[str], rows, **shared) -> int:
@@ -80,35 +87,43 @@ def insert_rows(model: type[models.Model], fields: list[str], rows, **shared) ->
     ordered = [*per_row, *per_row_defaults, *(f for f, _ in constant)]
     quote = connection.ops.quote_name
     table, columns = quote(opts.db_table), ", ".join(quote(f.column) for f in ordered)
-    prepare = [_fast_prep(field, connection) for field in per_row]
     tail = tuple(value for _, value in constant)
+    json_path = connection.vendor == "postgresql" or (
+        connection.vendor == "sqlite" and _SQLITE_ARROWS
+    )
     if connection.vendor == "postgresql":
         # executemany is a round trip per row on PostgreSQL: there, COPY
         # (psycopg streams the rows; UNNEST of arrays spent most of its time
         # escaping them).
         write = _copy_writer(f"COPY {table} ({columns}) FROM STDIN", tail)
+        write = _json_array_writer(
+            table, columns, [*per_row, *per_row_defaults], tail, connection, write
+        )
     else:
         values = ", ".join(["%s"] * len(ordered))
         write = _executemany_writer(f"INSERT INTO {table} ({columns}) VALUES ({values})", tail)
-        if connection.vendor == "sqlite" and _SQLITE_ARROWS:
+        if json_path:
             write = _json_each_writer(table, columns, per_row, per_row_defaults, tail, write)
-            # A JSON field's dict goes into the chunk's array as it is.
-            prepare = [
-                _unprepared_dict(field, prep) if _plain_json(field) else prep
-                for field, prep in zip(per_row, prepare, strict=True)
-            ]
+    # On the JSON paths a JSON field's dict goes into the chunk's array as it is.
+    prepare = [_column_prep(field, connection, raw_dicts=json_path) for field in per_row]
+    width = len(per_row)
     size = 5000
     rows = iter(rows)
     count = 0
     with transaction.atomic(savepoint=False), connection.cursor() as cursor:
         while chunk := list(itertools.islice(rows, size)):
-            params = [
-                (
-                    *[prep(value, connection) for prep, value in zip(prepare, row, strict=True)],
-                    *[f.get_db_prep_save(f.get_default(), connection) for f in per_row_defaults],
-                )
-                for row in chunk
+            if set(map(len, chunk)) != {width}:
+                raise ValueError(f"insert_rows: every row must have {width} values ({fields})")
+            prepared = [
+                prep(column, connection)
+                for prep, column in zip(prepare, zip(*chunk, strict=True), strict=True)
             ]
+            defaults = [
+                [f.get_db_prep_save(f.get_default(), connection) for _ in chunk]
+                for f in per_row_defaults
+            ]
+            columns_given = [*prepared, *defaults]
+            params = list(zip(*columns_given, strict=True)) if columns_given else [()] * len(chunk)
             write(cursor, params, chunk)
             count += len(params)
     return count
@@ -121,6 +136,62 @@ def _copy_writer(sql: str, tail: tuple) -> Callable:
                 stream.write_row((*row, *tail))
 
     return write
+
+
+def _json_array_writer(
+    table: str, columns: str, fields: list[models.Field], tail: tuple, connection, fallback
+) -> Callable:
+    """PostgreSQL: the chunk's rows as one JSON array, expanded by
+    ``json_array_elements`` and cast to each column's type, the shared values
+    bound once. COPY spent most of the client's time formatting each row
+    (``write_row``); the server's work is the same. A JSON field's dicts are
+    elements of the array (cast to jsonb); a chunk JSON cannot carry exactly
+    (datetimes, NaN, a NUL) goes through COPY instead."""
+    json_columns = [i for i, field in enumerate(fields) if _plain_json(field)]
+    casts = [field.db_type(connection) for field in fields]
+    dumps = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode
+    shared = "".join(", %s" for _ in tail)
+
+    def statement(embedded: set[int]) -> str:
+        selected = ", ".join(
+            f"(e->{i})::{cast}" if i in embedded else f"(e->>{i})::{cast}"
+            for i, cast in enumerate(casts)
+        )
+        return (
+            f"INSERT INTO {table} ({columns}) SELECT {selected}{shared}"
+            " FROM json_array_elements(%s::json) AS e"
+        )
+
+    def write(cursor, params: list[tuple], chunk: list) -> None:
+        embedded = {i for i in json_columns if all(row[i].__class__ is dict for row in params)}
+        try:
+            document = dumps(params)
+        except (TypeError, ValueError):
+            document = None
+        if document is None or "\\u0000" in document:
+            fallback(cursor, _dicts_as_text(params, fields, sorted(embedded)), chunk)
+            return
+        if len(embedded) < len(json_columns):  # some were not dicts: all as the field writes them
+            params = _dicts_as_text(params, fields, json_columns)
+            document = dumps(params)
+            embedded = set()
+        cursor.execute(statement(embedded), [*tail, document])
+
+    return write
+
+
+def _dicts_as_text(params: list[tuple], fields: list[models.Field], columns: list[int]):
+    """``params`` with the JSON fields' values of ``columns`` as the
+    executemany and COPY paths write them (a dict as its JSON text)."""
+    if not columns:
+        return params
+    connection = connections[DEFAULT_DB_ALIAS]
+    rows = [list(row) for row in params]
+    for i in columns:
+        column = _column_prep(fields[i], connection)([row[i] for row in rows], connection)
+        for row, value in zip(rows, column, strict=True):
+            row[i] = value
+    return [tuple(row) for row in rows]
 
 
 def _executemany_writer(sql: str, tail: tuple) -> Callable:
@@ -154,7 +225,6 @@ def _json_each_writer(
     the same dict), so they are not encoded twice. Values JSON cannot carry
     exactly (NaN, bytes, Decimal, a NUL character) send the chunk through
     executemany instead."""
-    from django.db import connections
 
     count = len(per_row) + len(per_row_defaults)
     shared = ", ".join(["%s"] * len(tail))
@@ -170,26 +240,16 @@ def _json_each_writer(
             " FROM json_each(%s)"
         )
 
-    def prepared(params: list[tuple], columns: list[int]) -> list[tuple]:
-        """``params`` with the dicts of ``columns`` as their JSON text."""
-        connection = connections[DEFAULT_DB_ALIAS]
-        rows = [list(row) for row in params]
-        for i in columns:
-            prep = per_row[i].get_db_prep_save
-            for row in rows:
-                row[i] = prep(row[i], connection)
-        return [tuple(row) for row in rows]
-
     def write(cursor, params: list[tuple], chunk: list) -> None:
         embedded = {i for i in json_columns if all(type(row[i]) is dict for row in params)}
         if len(embedded) < len(json_columns):
-            params = prepared(params, [i for i in json_columns if i not in embedded])
+            params = _dicts_as_text(params, per_row, [i for i in json_columns if i not in embedded])
         try:
             document = dumps(params)
         except (TypeError, ValueError):
             document = None
         if document is None or "\\u0000" in document:
-            fallback(cursor, prepared(params, sorted(embedded)), chunk)
+            fallback(cursor, _dicts_as_text(params, per_row, sorted(embedded)), chunk)
             return
         cursor.execute(statement(embedded), [*tail, document])
 
