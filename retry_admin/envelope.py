@@ -12,6 +12,7 @@ of the pointer form ignores the payload, and ``decode`` reads either.
 """
 
 import json
+import re
 import uuid
 from dataclasses import dataclass
 
@@ -107,6 +108,30 @@ def decode(body: str) -> Envelope:
         raise InvalidEnvelope("recipient must be a string")
     payload = None if data.get("payload") is None else _payload(data["payload"])
     return Envelope(message_id, batch_id, recipient, template_id, attempt, payload)
+
+
+# The pointer form exactly as ``Envelope.encode`` writes it: every body that
+# matches is one ``decode`` accepts (a JSON object of these keys alone, each
+# of the type it checks), so its message id can be read without building the
+# object. ASCII classes only: ``\d`` would match other scripts' digits.
+_INT = "-?(?:0|[1-9][0-9]*)"
+_POINTER = re.compile(
+    r'\{"v":1,"message_id":"([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})",'
+    rf'"batch_id":(?:null|{_INT}),'
+    r'"recipient":"(?:[^"\\\x00-\x1f]|\\["\\/bfnrt]|\\u[0-9a-fA-F]{4})*",'
+    rf'"template_id":(?:null|{_INT}),"attempt":[1-9][0-9]*\}}'
+)
+
+
+def message_id_of(body: str) -> uuid.UUID:
+    """The message id of an envelope, for a reader that needs nothing else
+    (the sender: the log is the truth). Accepts and refuses exactly what
+    ``decode`` does; a body as ``encode`` wrote it is read without decoding
+    the JSON (a fifth of the cost)."""
+    match = _POINTER.fullmatch(body) if body.__class__ is str else None
+    if match is None:
+        return decode(body).message_id
+    return uuid.UUID(match[1])
 
 
 def _payload(data: object) -> Payload:

@@ -6,8 +6,18 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from retry_admin.envelope import VERSION, Envelope, InvalidEnvelope, Payload, decode
+from retry_admin.envelope import (
+    VERSION,
+    Envelope,
+    InvalidEnvelope,
+    Payload,
+    decode,
+    message_id_of,
+)
+from tests.strategies import FUZZ
 
 MESSAGE_ID = uuid.UUID("0190a6c2-7b3e-7c4d-8e5f-112233445566")
 
@@ -60,36 +70,36 @@ def test_it_decodes_a_hand_written_body():
     assert (envelope.batch_id, envelope.template_id, envelope.attempt) == (12, 3, 2)
 
 
-@pytest.mark.parametrize(
-    ("body", "message"),
-    [
-        ("this is not json", "not JSON"),
-        ("", "not JSON"),
-        ("[1, 2, 3]", "not an object"),
-        ('"a string"', "not an object"),
-        (_body(v=2), "unsupported envelope version 2"),
-        (_body(v=_DROP), "unsupported envelope version None"),
-        (_body(v=True), "unsupported envelope version True"),
-        (_body(message_id=_DROP), "missing or malformed message_id"),
-        (_body(message_id="not-a-uuid"), "missing or malformed message_id"),
-        (_body(message_id=123), "missing or malformed message_id"),
-        (_body(message_id=None), "missing or malformed message_id"),
-        (_body(attempt=0), "attempt must be a positive integer"),
-        (_body(attempt=-1), "attempt must be a positive integer"),
-        (_body(attempt="1"), "attempt must be a positive integer"),
-        (_body(attempt=1.5), "attempt must be a positive integer"),
-        (_body(attempt=True), "attempt must be a positive integer"),
-        (_body(attempt=_DROP), "attempt must be a positive integer"),
-        (_body(recipient=42), "recipient must be a string"),
-        (_body(recipient=None), "recipient must be a string"),
-        (_body(recipient=_DROP), "recipient must be a string"),
-        (_body(batch_id="12"), "batch_id must be an integer or null"),
-        (_body(batch_id=1.5), "batch_id must be an integer or null"),
-        (_body(batch_id=True), "batch_id must be an integer or null"),
-        (_body(template_id="3"), "template_id must be an integer or null"),
-        (_body(template_id=False), "template_id must be an integer or null"),
-    ],
-)
+NOT_OURS = [
+    ("this is not json", "not JSON"),
+    ("", "not JSON"),
+    ("[1, 2, 3]", "not an object"),
+    ('"a string"', "not an object"),
+    (_body(v=2), "unsupported envelope version 2"),
+    (_body(v=_DROP), "unsupported envelope version None"),
+    (_body(v=True), "unsupported envelope version True"),
+    (_body(message_id=_DROP), "missing or malformed message_id"),
+    (_body(message_id="not-a-uuid"), "missing or malformed message_id"),
+    (_body(message_id=123), "missing or malformed message_id"),
+    (_body(message_id=None), "missing or malformed message_id"),
+    (_body(attempt=0), "attempt must be a positive integer"),
+    (_body(attempt=-1), "attempt must be a positive integer"),
+    (_body(attempt="1"), "attempt must be a positive integer"),
+    (_body(attempt=1.5), "attempt must be a positive integer"),
+    (_body(attempt=True), "attempt must be a positive integer"),
+    (_body(attempt=_DROP), "attempt must be a positive integer"),
+    (_body(recipient=42), "recipient must be a string"),
+    (_body(recipient=None), "recipient must be a string"),
+    (_body(recipient=_DROP), "recipient must be a string"),
+    (_body(batch_id="12"), "batch_id must be an integer or null"),
+    (_body(batch_id=1.5), "batch_id must be an integer or null"),
+    (_body(batch_id=True), "batch_id must be an integer or null"),
+    (_body(template_id="3"), "template_id must be an integer or null"),
+    (_body(template_id=False), "template_id must be an integer or null"),
+]
+
+
+@pytest.mark.parametrize(("body", "message"), NOT_OURS)
 def test_it_rejects_what_is_not_our_envelope(body, message):
     with pytest.raises(InvalidEnvelope) as info:
         decode(body)
@@ -195,3 +205,55 @@ def _full(**changes) -> str:
 def test_it_rejects_a_malformed_payload(body, message):
     with pytest.raises(InvalidEnvelope, match=re.escape(message)):
         decode(body)
+
+
+# message_id_of: the sender's reader, exactly as strict as decode
+
+
+def _outcome(read, body):
+    try:
+        return read(body)
+    except InvalidEnvelope as exc:
+        return ("refused", str(exc))
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        _body(),
+        Envelope(MESSAGE_ID, None, 'quote " \\ é \u2028 \x00', None, 1).encode(),
+        Envelope(MESSAGE_ID, -3, "", 0, 10**20).encode(),
+        Envelope(MESSAGE_ID, 12, "x", 3, 2, PAYLOAD).encode(),
+        *(body for body, _ in NOT_OURS),
+        # compact, as encode writes, yet not ours
+        Envelope(MESSAGE_ID, 12, "x", 3, 0).encode(),
+        Envelope(MESSAGE_ID, 12, "x", 3, 1).encode().replace('"v":1', '"v":2'),
+        Envelope(MESSAGE_ID, 12, "x", 3, 1).encode().replace('"x"', '"\\x"'),
+        Envelope(MESSAGE_ID, 12, "x", 3, 1).encode().replace('"x"', '"\t"'),
+        Envelope(MESSAGE_ID, 12, "x", 3, 1).encode().replace("12", "\u0661"),
+        str(MESSAGE_ID).encode(),
+    ],
+)
+def test_message_id_of_reads_and_refuses_what_decode_does(body):
+    expected = _outcome(lambda b: decode(b).message_id, body)
+    assert _outcome(message_id_of, body) == expected
+
+
+@given(
+    recipient=st.text(),
+    batch_id=st.none() | st.integers(),
+    template_id=st.none() | st.integers(),
+    attempt=st.integers(min_value=1),
+    edits=st.lists(st.tuples(st.integers(min_value=0), st.characters()), max_size=3),
+)
+@FUZZ
+def test_message_id_of_agrees_with_decode_on_any_body(
+    recipient, batch_id, template_id, attempt, edits
+):
+    """Written by encode, then possibly damaged a character at a time: the
+    fast path must never accept a body decode refuses, nor read another id."""
+    body = Envelope(uuid.uuid4(), batch_id, recipient, template_id, attempt).encode()
+    for position, char in edits:
+        position %= len(body) + 1
+        body = body[:position] + char + body[position + 1 :]
+    assert _outcome(message_id_of, body) == _outcome(lambda b: decode(b).message_id, body)

@@ -2,6 +2,8 @@
 recipient's context (and ``recipient`` itself)."""
 
 import re
+from collections.abc import Callable
+from functools import lru_cache
 
 from django.core.exceptions import ValidationError
 
@@ -26,12 +28,32 @@ def validate_template_body(body: str) -> None:
 
 
 def render_template(body: str, context: dict, recipient: str) -> str:
-    values = {**context, "recipient": recipient}
+    """``body`` with each placeholder replaced by its value in ``context``
+    (``recipient`` by the recipient); raises ``KeyError`` for a placeholder
+    without a value, ``TypeError`` when ``context`` is not a mapping."""
+    return compile_template(body)(context, recipient)
 
-    def substitute(match: re.Match) -> str:
-        name = match.group(1)
-        if name not in values:
-            raise KeyError(name)
-        return str(values[name])
 
-    return PLACEHOLDER_RE.sub(substitute, body)
+@lru_cache(maxsize=256)
+def compile_template(body: str) -> Callable[[dict, str], str]:
+    """``render_template`` for one body, split into its text and placeholders
+    once: the sender renders a chunk of messages from one template."""
+    parts = PLACEHOLDER_RE.split(body)
+    first, pairs = parts[0], tuple(zip(parts[1::2], parts[2::2], strict=True))
+
+    def render(context: dict, recipient: str) -> str:
+        if context.__class__ is not dict:
+            context = {**context}  # what is not a mapping raises here, placeholders or not
+        out = [first]
+        for name, text in pairs:
+            if name == "recipient":
+                value = recipient
+            elif name in context:
+                value = context[name]
+            else:
+                raise KeyError(name)
+            out.append(str(value))
+            out.append(text)
+        return "".join(out)
+
+    return render

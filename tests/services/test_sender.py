@@ -195,10 +195,10 @@ def test_a_commit_that_went_through_before_the_connection_died_is_not_recorded_t
     group recorded instead of recording it a second time."""
     from django.db import OperationalError, transaction
 
-    from retry_admin.services import sender
+    from retry_admin.services import sender_record
 
     make_batch(4)
-    real_record, lost = sender._record, []
+    real_record, lost = sender_record.group_record, []
 
     def lose_the_answer_once():
         if not lost:
@@ -210,7 +210,7 @@ def test_a_commit_that_went_through_before_the_connection_died_is_not_recorded_t
         transaction.on_commit(lose_the_answer_once)  # runs after the COMMIT
         return counts
 
-    monkeypatch.setattr(sender, "_record", record_then_lose_the_answer)
+    monkeypatch.setattr(sender_record, "group_record", record_then_lose_the_answer)
     sender_drain(until_empty=True)
 
     assert lost == [1]
@@ -240,3 +240,46 @@ def test_a_chunk_costs_the_same_few_queries_whatever_its_size(make_batch, settin
     assert DeliveryAttempt.objects.count() == 110
     assert HourlyCount.objects.get().sent == 110
     assert QueueMessage.objects.count() == 0
+
+
+def test_a_retry_sent_clears_its_earlier_error_beside_first_attempts(make_batch):
+    """First attempts are marked sent without rewriting their (empty) error
+    signature; a log that carries an earlier attempt's error in the same
+    chunk is still cleared, and every one is counted once."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    make_batch(6)
+    retried = list(MessageLog.objects.order_by("id")[:2])
+    MessageLog.objects.filter(pk__in=[log.pk for log in retried]).update(
+        last_error="Upstream gateway timeout after 30 ms",
+        error_signature="Upstream gateway timeout after <n> ms",
+        attempt_count=1,
+    )
+
+    with CaptureQueriesContext(connection) as queries:
+        report = sender_process_chunk()
+
+    assert report.sent == 6
+    assert HourlyCount.objects.get().sent == 6
+    assert not MessageLog.objects.exclude(last_error="", error_signature="").exists()
+    assert MessageLog.objects.filter(status=Status.SENT).count() == 6
+    sent_updates = [
+        q["sql"] for q in queries.captured_queries if "SET status" in q["sql"].replace('"', "")
+    ]
+    assert len(sent_updates) == 2  # the first attempts' statement, then the retries'
+
+
+def test_a_chunk_of_first_attempts_is_marked_sent_in_one_statement(make_batch):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    make_batch(6)
+    with CaptureQueriesContext(connection) as queries:
+        sender_process_chunk()
+
+    sent_updates = [
+        q["sql"] for q in queries.captured_queries if "SET status" in q["sql"].replace('"', "")
+    ]
+    assert len(sent_updates) == 1
+    assert "error_signature =" not in sent_updates[0].split("WHERE")[0]
