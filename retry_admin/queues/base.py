@@ -13,6 +13,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import NamedTuple
 
 # Characters XML 1.0 cannot carry: SQS refuses them in a body, and so does
 # Azure's text encoding.
@@ -27,8 +28,9 @@ class QueueError(Exception):
     """
 
 
-@dataclass(frozen=True)
-class ReceivedMessage:
+class ReceivedMessage(NamedTuple):
+    """One received message (a tuple: a receive makes hundreds at a time)."""
+
     handle: str  # opaque receipt: what ack / release / dead_letter take
     body: str
     receive_count: int

@@ -148,7 +148,7 @@ class DatabaseQueue(QueueBackend):
             self._vacuum()
         elif len(rows) == params[-1]:
             analyze_if_stale(QueueMessage)  # a backlog: the next claims plan on fresh statistics
-        rows.sort(key=lambda row: row[0])
+        rows.sort()  # by id: ids are unique, so the rest of a row is never compared
         return [ReceivedMessage(f"{pk}:{receipt}", body, count) for pk, body, count in rows]
 
     def _vacuum(self) -> None:
