@@ -111,27 +111,55 @@ def decode(body: str) -> Envelope:
 
 
 # The pointer form exactly as ``Envelope.encode`` writes it: every body that
-# matches is one ``decode`` accepts (a JSON object of these keys alone, each
-# of the type it checks), so its message id can be read without building the
-# object. ASCII classes only: ``\d`` would match other scripts' digits.
+# matches is one ``decode`` accepts if its message id is one ``uuid.UUID``
+# reads (a JSON object of these keys alone, each of the type decode checks),
+# so the id can be read without building the object. ASCII classes only
+# (``\d`` would match other scripts' digits); strings unrolled (a run of
+# plain characters, then an escape), which sre matches a run at a time.
 _INT = "-?(?:0|[1-9][0-9]*)"
+_STRING = r'"[^"\\\x00-\x1f]*(?:\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4})[^"\\\x00-\x1f]*)*"'
 _POINTER = re.compile(
-    r'\{"v":1,"message_id":"([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})",'
-    rf'"batch_id":(?:null|{_INT}),'
-    r'"recipient":"(?:[^"\\\x00-\x1f]|\\["\\/bfnrt]|\\u[0-9a-fA-F]{4})*",'
-    rf'"template_id":(?:null|{_INT}),"attempt":[1-9][0-9]*\}}'
+    rf'\{{"v":1,"message_id":"([0-9a-f-]{{36}})","batch_id":(?:null|{_INT}),'
+    rf'"recipient":{_STRING},"template_id":(?:null|{_INT}),"attempt":[1-9][0-9]*\}}'
 )
+
+
+class MessageId(uuid.UUID):
+    """A message id that keeps the text it was read from (the canonical
+    form ``str`` gives): the delivery log writes each one out again, and
+    ``UUID.__str__`` rebuilds it from the integer every time."""
+
+    __slots__ = ("_text",)
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        object.__setattr__(self, "_text", text)
+
+    def __str__(self) -> str:
+        text = getattr(self, "_text", None)  # unset in a copy made from the integer
+        return super().__str__() if text is None else text
+
+    @property
+    def hex(self) -> str:
+        text = getattr(self, "_text", None)
+        return super().hex if text is None else text.replace("-", "")
 
 
 def message_id_of(body: str) -> uuid.UUID:
     """The message id of an envelope, for a reader that needs nothing else
     (the sender: the log is the truth). Accepts and refuses exactly what
     ``decode`` does; a body as ``encode`` wrote it is read without decoding
-    the JSON (a fifth of the cost)."""
+    the JSON (a third of the cost)."""
     match = _POINTER.fullmatch(body) if body.__class__ is str else None
-    if match is None:
-        return decode(body).message_id
-    return uuid.UUID(match[1])
+    if match is not None:
+        text = match[1]
+        try:
+            if text[8] == text[13] == text[18] == text[23] == "-":
+                return MessageId(text)  # 4 hyphens placed, 32 digits: canonical
+            return uuid.UUID(text)
+        except ValueError:
+            pass  # decode says why
+    return decode(body).message_id
 
 
 def _payload(data: object) -> Payload:

@@ -210,6 +210,10 @@ def test_it_rejects_a_malformed_payload(body, message):
 # message_id_of: the sender's reader, exactly as strict as decode
 
 
+def _body_compact(message_id: str) -> str:
+    return Envelope(MESSAGE_ID, 12, "x", 3, 1).encode().replace(str(MESSAGE_ID), message_id)
+
+
 def _outcome(read, body):
     try:
         return read(body)
@@ -232,6 +236,11 @@ def _outcome(read, body):
         Envelope(MESSAGE_ID, 12, "x", 3, 1).encode().replace('"x"', '"\t"'),
         Envelope(MESSAGE_ID, 12, "x", 3, 1).encode().replace("12", "\u0661"),
         str(MESSAGE_ID).encode(),
+        # 36 characters of hex and hyphens: uuid.UUID (and so decode) decides
+        _body_compact("0190a6c2-7b3e7c4d-8e5f-1122-33445566"),
+        _body_compact("0190a6c27b3e7c4d8e5f112233445566----"),
+        _body_compact("-" * 36),
+        _body_compact("0190a6c2-7b3e-7c4d-8e5f-1122334455-6"),
     ],
 )
 def test_message_id_of_reads_and_refuses_what_decode_does(body):

@@ -56,7 +56,7 @@ class Delivery:
     enqueue_source: str
     message: OutgoingMessage | None = None
     channel: str = ""
-    outcome: str = Outcome.SENT
+    outcome: str = Outcome.SENT.value
     error: str = ""
     duration_ms: float = 0.0
 
@@ -80,22 +80,23 @@ def prepare(delivery: Delivery, batch: BatchInfo | None) -> None:
     if batch is None or batch.template_body is None:
         delivery.outcome, delivery.error = Outcome.PERMANENT, policy.BATCH_OR_TEMPLATE_GONE
         return
+    context = delivery.context
     rendered = template_render(
-        body=batch.template_body, context=delivery.context, recipient=delivery.recipient
+        body=batch.template_body, context=context, recipient=delivery.recipient
     )
     if rendered.problem:
         delivery.outcome, delivery.error = Outcome.PERMANENT, rendered.problem
         return
     delivery.channel = batch.channel
     delivery.message = OutgoingMessage(
-        message_id=delivery.pk,
-        recipient=delivery.recipient,
-        body=rendered.body,
-        attempt=delivery.attempt_count + 1,
-        batch_id=delivery.batch_id,
-        context=delivery.context or {},
-        template_name=batch.template_name or "",
-        template_body=batch.template_body,
+        delivery.pk,
+        delivery.recipient,
+        rendered.body,
+        delivery.attempt_count + 1,
+        delivery.batch_id,
+        context or {},
+        batch.template_name or "",
+        batch.template_body,
     )
 
 

@@ -50,47 +50,47 @@ def chunk_sort(received: list[ReceivedMessage], *, lease_until: datetime) -> Int
     and sort the rest out (``Intake``)."""
     intake = Intake(lease_token=uuid.uuid4())
     limit = settings.QUEUE_MAX_RECEIVES
-    decoded: list[tuple[ReceivedMessage, uuid.UUID]] = []
+    native = connection.features.has_native_uuid_field
+    # Keyed by the id as the database holds it (hex text on SQLite): strings
+    # hash in C, UUIDs in Python.
+    decoded: list[tuple[ReceivedMessage, uuid.UUID, object]] = []
     for item in received:
         try:
-            decoded.append((item, message_id_of(item.body)))
+            pk = message_id_of(item.body)
         except InvalidEnvelope as exc:
             logger.error("Dead-lettering a queue body that is not our envelope: %s", exc)
             intake.poison[item.handle] = f"Not a Retry Admin envelope: {exc}"
+            continue
+        decoded.append((item, pk, pk if native else pk.hex))
 
     leased = _lease(
-        [pk for item, pk in decoded if item.receive_count <= limit],
+        [db_id for item, _, db_id in decoded if item.receive_count <= limit],
         intake.lease_token,
         lease_until,
     )
-    taken: set[uuid.UUID] = set()
     second_look: list[tuple[ReceivedMessage, uuid.UUID]] = []
     deliveries = intake.deliveries
-    for item, pk in decoded:
-        row = leased.get(pk) if item.receive_count <= limit else None
-        if row is None:
-            second_look.append((item, pk))
-        elif pk in taken:
-            intake.to_ack.append(item.handle)  # a second copy in this chunk: de-duplicated
-            intake.skipped += 1
+    for item, pk, db_id in decoded:
+        row = leased.pop(db_id, None) if item.receive_count <= limit else None
+        if row is not None:
+            deliveries.append(Delivery(pk, db_id, item.handle, item.receive_count, *row))
         else:
-            taken.add(pk)
-            deliveries.append(Delivery(pk, row[0], item.handle, item.receive_count, *row[1:]))
+            # Not leased now: not leasable, or a second copy in this chunk of
+            # one it just leased (popped above).
+            second_look.append((item, pk))
     if second_look:
-        _look_again(intake, second_look, taken, limit)
+        _look_again(intake, second_look, {d.pk for d in deliveries}, limit)
     return intake
 
 
-def _lease(ids: list[uuid.UUID], token: uuid.UUID, until: datetime) -> dict[uuid.UUID, tuple]:
-    """Lease the pending logs among ``ids`` nobody else is sending, reading
-    what delivering needs of them in the same statement (``RETURNING``).
-    Returns, by log id: (id as the database holds it, batch id, recipient,
+def _lease(db_ids: list, token: uuid.UUID, until: datetime) -> dict[object, tuple]:
+    """Lease the pending logs among ``db_ids`` (ids as the database holds
+    them) nobody else is sending, reading what delivering needs of them in
+    the same statement (``RETURNING``). Returns, by id: (batch id, recipient,
     context, retry count, attempt count, enqueue source)."""
-    if not ids:
+    if not db_ids:
         return {}
-    native = connection.features.has_native_uuid_field
-    by_db_id = {pk: pk for pk in ids} if native else {pk.hex: pk for pk in ids}
-    where, params = in_list("id", list(by_db_id))
+    where, params = in_list("id", db_ids)
     sql = (
         f"UPDATE {_LOG} SET lease_token = %s, lease_expires_at = %s"
         f" WHERE {where} AND status = %s"
@@ -107,7 +107,7 @@ def _lease(ids: list[uuid.UUID], token: uuid.UUID, until: datetime) -> dict[uuid
     for db_id, batch_id, recipient, context, *rest in rows:
         if context.__class__ is str:  # JSON text on SQLite, and jsonb as Django loads it
             context = loads(context)
-        leased[by_db_id[db_id]] = (db_id, batch_id, recipient, context, *rest)
+        leased[db_id] = (batch_id, recipient, context, *rest)
     return leased
 
 

@@ -26,7 +26,7 @@ from retry_admin.services.transitions import Failure, messages_record_outcomes
 
 _ATTEMPT = DeliveryAttempt._meta.db_table
 _COLUMNS = "message_id, number, source, outcome, error, duration_ms, created_at"
-_INSERT = f"INSERT INTO {_ATTEMPT} ({_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s)"
+_ROW = "(%s, %s, %s, %s, %s, %s, %s)"
 _SENT = str(DeliveryAttempt.Outcome.SENT)
 _PERMANENT = str(DeliveryAttempt.Outcome.PERMANENT)
 
@@ -111,13 +111,30 @@ def group_record(deliveries: list[Delivery], *, lease_token: uuid.UUID) -> Count
                 when,
             )
         )
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":  # executemany is a round trip per row there
-            with cursor.cursor.copy(f"COPY {_ATTEMPT} ({_COLUMNS}) FROM STDIN") as copy:
-                for row in attempts:
-                    copy.write_row(row)
-        else:
-            cursor.executemany(_INSERT, attempts)
+    _insert_attempts(attempts)
     return messages_record_outcomes(
         sent_by_receives=sent_by_receives, failures=failures, lease_token=lease_token, now=now
     )
+
+
+def _insert_attempts(rows: list[tuple]) -> None:
+    """Attempt rows in as few statements as the database takes: ``COPY`` on
+    PostgreSQL (``executemany`` is a round trip per row there), elsewhere
+    multi-row ``INSERT``s of as many rows as its parameter limit allows. On
+    SQLite a statement per row (``executemany``) cost twice as much: each
+    execution opens the table and its index, checks the foreign key counter
+    and rewrites the AUTOINCREMENT sequence."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            with cursor.cursor.copy(f"COPY {_ATTEMPT} ({_COLUMNS}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            return
+        limit = connection.features.max_query_params or len(rows) * len(rows[0])
+        size = max(1, limit // len(rows[0]))
+        for start in range(0, len(rows), size):
+            part = rows[start : start + size]
+            cursor.execute(
+                f"INSERT INTO {_ATTEMPT} ({_COLUMNS}) VALUES {', '.join([_ROW] * len(part))}",
+                [value for row in part for value in row],
+            )

@@ -1,6 +1,6 @@
 """Message templates."""
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from retry_admin.models import Template, render_template
 
@@ -14,9 +14,9 @@ def template_create(*, name: str, body: str) -> Template:
     return template
 
 
-@dataclass(frozen=True)
-class Rendered:
-    """A template filled in for one recipient, or why it could not be."""
+class Rendered(NamedTuple):
+    """A template filled in for one recipient, or why it could not be (a
+    tuple: the sender makes one per message)."""
 
     body: str = ""
     missing: str = ""  # a placeholder the recipient has no value for

@@ -283,3 +283,26 @@ def test_a_chunk_of_first_attempts_is_marked_sent_in_one_statement(make_batch):
     ]
     assert len(sent_updates) == 1
     assert "error_signature =" not in sent_updates[0].split("WHERE")[0]
+
+
+def test_attempt_rows_are_written_in_as_many_statements_as_the_parameter_limit_needs(
+    make_batch, monkeypatch
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    make_batch(7)
+    monkeypatch.setattr(connection.features, "max_query_params", 21)  # 3 rows of 7 columns
+    with CaptureQueriesContext(connection) as queries:
+        report = sender_process_chunk()
+
+    inserts = [
+        q for q in queries.captured_queries if "INSERT INTO retry_admin_deliveryattempt" in q["sql"]
+    ]
+    if connection.vendor != "postgresql":  # COPY there, not a query
+        assert len(inserts) == 3  # 3 + 3 + 1
+    assert report.sent == 7
+    rows = DeliveryAttempt.objects.values_list("message_id", "number", "outcome", "source")
+    assert sorted(rows) == sorted(
+        (pk, 1, "sent", "queue") for pk in MessageLog.objects.values_list("id", flat=True)
+    )
