@@ -20,6 +20,7 @@ BENCHMARKS = {
     "sender_scaling",
     "batch_create",
     "batch_create_large",
+    "batch_create_remote",  # moto's server mode and Azurite
     "retry_cycle",
     "simulated",
     "first_delivery",
