@@ -16,10 +16,6 @@ so only a sample is sent; the answer does not depend on them.
 import contextlib
 import json
 import os
-import signal
-import socket
-import subprocess
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,25 +25,6 @@ ROOT = Path(__file__).resolve().parent.parent
 NAME = "batch_create_remote"
 AIM_SECONDS = 1.0
 BASELINE_SAMPLE = 1000
-AZURITE_ACCOUNT = "devstoreaccount1"
-# Azurite's well-known development key (public, documented by Microsoft).
-AZURITE_KEY = (
-    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
-)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _listening(port: int) -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-    except OSError:
-        return False
-    return True
 
 
 @contextlib.contextmanager
@@ -86,43 +63,19 @@ def _moto() -> Iterator[dict]:
 
 @contextlib.contextmanager
 def _azurite(log_path: Path) -> Iterator[dict]:
-    """Azurite's queue service on free ports (scripts/azurite.sh installs it
-    the first time): the settings pointing at it."""
-    ports = {name: _free_port() for name in ("BLOB", "QUEUE", "TABLE")}
-    env = {**os.environ, **{f"AZURITE_{name}_PORT": str(p) for name, p in ports.items()}}
-    with log_path.open("ab") as log:
-        process = subprocess.Popen(
-            ["bash", str(ROOT / "scripts" / "azurite.sh")],
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    """Azurite's queue service on free ports, started as the tests start it:
+    the settings pointing at it."""
+    from tests.emulators import start_azurite, stop_process
+
+    process, endpoints = start_azurite(log_path)
     try:
-        deadline = time.monotonic() + 300  # the first start installs it
-        while not _listening(ports["QUEUE"]):
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"Azurite did not start: {log_path.read_text()[-2000:]}")
-            time.sleep(0.2)
-        queue_url = f"http://127.0.0.1:{ports['QUEUE']}/{AZURITE_ACCOUNT}"
-        table_url = f"http://127.0.0.1:{ports['TABLE']}/{AZURITE_ACCOUNT}"
         yield {
             "QUEUE_BACKEND": "azure",
             "QUEUE_NAME": f"bench-{uuid.uuid4().hex[:12]}",
-            "AZURE_STORAGE_CONNECTION_STRING": (
-                f"DefaultEndpointsProtocol=http;AccountName={AZURITE_ACCOUNT};"
-                f"AccountKey={AZURITE_KEY};QueueEndpoint={queue_url};TableEndpoint={table_url};"
-            ),
+            "AZURE_STORAGE_CONNECTION_STRING": endpoints.connection_string(),
         }
     finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=10)
+        stop_process(process)
 
 
 def _api_client():

@@ -384,17 +384,13 @@ def _drain_child(seconds: float) -> None:
     )
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 class Server:
     """gunicorn on a free port, as scripts/run.sh starts it."""
 
     def __init__(self, database_url: str, var_dir: Path) -> None:
-        self.port = _free_port()
+        from tests.emulators import free_port
+
+        self.port = free_port()
         self.log = open(var_dir / "gunicorn.log", "ab")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
             [

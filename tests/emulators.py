@@ -99,7 +99,10 @@ class Azurite:
         )
 
 
-def _start_azurite(log_path: Path) -> tuple[subprocess.Popen, Azurite]:
+def start_azurite(log_path: Path) -> tuple[subprocess.Popen, Azurite]:
+    """Azurite on free ports (scripts/azurite.sh installs it the first time),
+    once its queue and table services answer; RuntimeError with the end of
+    its log if it does not. Stop it with ``stop_process``."""
     blob, queue, table = free_port(), free_port(), free_port()
     env = {
         **os.environ,
@@ -123,11 +126,11 @@ def _start_azurite(log_path: Path) -> tuple[subprocess.Popen, Azurite]:
         if process.poll() is not None:
             break
         time.sleep(0.2)
-    _stop(process)
+    stop_process(process)
     raise RuntimeError(log_path.read_text(errors="replace")[-2000:] or "no output")
 
 
-def _stop(process: subprocess.Popen) -> None:
+def stop_process(process: subprocess.Popen) -> None:
     if process.poll() is not None:
         return
     os.killpg(process.pid, signal.SIGTERM)
@@ -145,7 +148,7 @@ def azurite(tmp_path_factory) -> Azurite:
     errors = []
     for _ in range(3):  # a free port can be taken by someone else before Azurite binds it
         try:
-            process, endpoints = _start_azurite(log_path)
+            process, endpoints = start_azurite(log_path)
             break
         except (OSError, RuntimeError) as exc:
             errors.append(str(exc))
@@ -157,7 +160,7 @@ def azurite(tmp_path_factory) -> Azurite:
     try:
         yield endpoints
     finally:
-        _stop(process)
+        stop_process(process)
 
 
 # Redis
