@@ -129,6 +129,20 @@ def insert_rows(model: type[models.Model], fields: list[str], rows, **shared) ->
     return count
 
 
+_encode = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode
+
+
+def _json_document(params: list[tuple]) -> str | None:
+    """A chunk's rows as one JSON array, or None when JSON cannot carry them
+    exactly: a value it cannot encode (NaN, bytes, Decimal, a datetime) or a
+    NUL character; the writer's fallback takes such a chunk."""
+    try:
+        document = _encode(params)
+    except (TypeError, ValueError):
+        return None
+    return None if "\\u0000" in document else document
+
+
 def _copy_writer(sql: str, tail: tuple) -> Callable:
     def write(cursor, params: list[tuple], chunk: list) -> None:
         with cursor.cursor.copy(sql) as stream:
@@ -149,7 +163,6 @@ def _json_array_writer(
     (datetimes, NaN, a NUL) goes through COPY instead."""
     json_columns = [i for i, field in enumerate(fields) if _plain_json(field)]
     casts = [field.db_type(connection) for field in fields]
-    dumps = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode
     shared = "".join(", %s" for _ in tail)
 
     def statement(embedded: set[int]) -> str:
@@ -164,16 +177,13 @@ def _json_array_writer(
 
     def write(cursor, params: list[tuple], chunk: list) -> None:
         embedded = {i for i in json_columns if all(row[i].__class__ is dict for row in params)}
-        try:
-            document = dumps(params)
-        except (TypeError, ValueError):
-            document = None
-        if document is None or "\\u0000" in document:
+        document = _json_document(params)
+        if document is None:
             fallback(cursor, _dicts_as_text(params, fields, sorted(embedded)), chunk)
             return
         if len(embedded) < len(json_columns):  # some were not dicts: all as the field writes them
             params = _dicts_as_text(params, fields, json_columns)
-            document = dumps(params)
+            document = _encode(params)
             embedded = set()
         cursor.execute(statement(embedded), [*tail, document])
 
@@ -229,7 +239,6 @@ def _json_each_writer(
     count = len(per_row) + len(per_row_defaults)
     shared = ", ".join(["%s"] * len(tail))
     json_columns = [i for i, field in enumerate(per_row) if _plain_json(field)]
-    dumps = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode
 
     def statement(embedded: set[int]) -> str:
         selected = ", ".join(
@@ -244,11 +253,8 @@ def _json_each_writer(
         embedded = {i for i in json_columns if all(type(row[i]) is dict for row in params)}
         if len(embedded) < len(json_columns):
             params = _dicts_as_text(params, per_row, [i for i in json_columns if i not in embedded])
-        try:
-            document = dumps(params)
-        except (TypeError, ValueError):
-            document = None
-        if document is None or "\\u0000" in document:
+        document = _json_document(params)
+        if document is None:
             fallback(cursor, _dicts_as_text(params, per_row, sorted(embedded)), chunk)
             return
         cursor.execute(statement(embedded), [*tail, document])
