@@ -52,10 +52,14 @@ TWIN_WINDOW_SECONDS = 3600
 # watching them (see figures.py). A batch's own progress is counted on every
 # request: it is what someone who just sent the batch is watching.
 PROGRESS = KeyedFigures(
-    lambda ids: selectors.batch_progress(list(ids)), fresh_setting="CONSOLE_FIGURES_FRESH_SECONDS"
+    lambda ids: selectors.batch_progress(list(ids)),
+    name="batch-progress",
+    fresh_setting="CONSOLE_FIGURES_FRESH_SECONDS",
 )
 ERROR_GROUPS = KeyedFigures(
-    selectors.batch_error_groups, fresh_setting="CONSOLE_FIGURES_FRESH_SECONDS"
+    selectors.batch_error_groups,
+    name="batch-errors",
+    fresh_setting="CONSOLE_FIGURES_FRESH_SECONDS",
 )
 
 

@@ -31,6 +31,7 @@ FAILURE_TABS = [
 # A tab's groups, shared by every tab watching it (see figures.py).
 GROUPS = KeyedFigures(
     lambda status: selectors.failure_groups(status=status),
+    name="failure-groups",
     fresh_setting="CONSOLE_FIGURES_FRESH_SECONDS",
 )
 

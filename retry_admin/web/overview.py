@@ -32,7 +32,7 @@ def _figures() -> dict:
 
 
 # Shared by every tab watching the overview (see figures.py and docs/console.md).
-FIGURES = SharedFigures(_figures, fresh_setting="CONSOLE_FIGURES_FRESH_SECONDS")
+FIGURES = SharedFigures(_figures, name="overview", fresh_setting="CONSOLE_FIGURES_FRESH_SECONDS")
 
 
 @console_view
