@@ -13,11 +13,12 @@ import unicodedata
 from collections.abc import Callable, Iterable
 
 from django import template
-from django.template.defaultfilters import floatformat, timesince_filter
+from django.template.defaultfilters import floatformat
 from django.urls import reverse
 from django.utils.formats import get_format
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.text import Truncator
+from django.utils.timesince import TIME_STRINGS, timesince
 
 from retry_admin.templatetags.console import stamp
 
@@ -38,6 +39,40 @@ def truncate(text: str, length: int) -> str:
     is that text, as ``Truncator.chars`` returns it, without walking it."""
     normal = unicodedata.normalize("NFC", text)
     return normal if len(normal) <= length else Truncator(text).chars(length)
+
+
+class _Unit:
+    """One of ``timesince``'s unit strings (``%(num)d days``), each count
+    translated once per table instead of once per row."""
+
+    __slots__ = ("done", "text")
+
+    def __init__(self, text) -> None:
+        self.text = text
+        self.done: dict[int, str] = {}
+
+    def __mod__(self, params: dict) -> str:
+        num = params["num"]
+        if num not in self.done:
+            self.done[num] = self.text % params
+        return self.done[num]
+
+
+def age_maker() -> Callable[[object], str]:
+    """``|timesince`` for the rows of one table: the same text (Django's
+    ``timesince`` with its unit strings), each unit and count translated once
+    (translating them was most of the DLQ table's age column)."""
+    strings = {name: _Unit(text) for name, text in TIME_STRINGS.items()}
+
+    def age(value: object) -> str:
+        if not value:
+            return ""
+        try:
+            return timesince(value, time_strings=strings)
+        except (ValueError, TypeError):
+            return ""
+
+    return age
 
 
 def url_maker(name: str, sample: object = _MARK) -> Callable[[object], str]:
@@ -139,6 +174,7 @@ def dlq_rows_html(entries: Iterable, *, can_act: bool, auto) -> SafeString:
     a newline and the row indented as the table's template has it."""
     detail_url = url_maker("message_detail")
     replay_url = reverse("dlq_replay")
+    age_of = age_maker()
     out = []
     for entry, first_error in entries:
         eid, message = escape(entry.id), entry.message
@@ -187,7 +223,7 @@ def dlq_rows_html(entries: Iterable, *, can_act: bool, auto) -> SafeString:
         if entry.dead_at:
             age = (
                 f'<span title="{escape(stamp(entry.dead_at))}">'
-                f"{escape(timesince_filter(entry.dead_at))}</span>"
+                f"{escape(age_of(entry.dead_at))}</span>"
             )
         else:
             age = "\u2013"  # en dash
@@ -309,6 +345,7 @@ def batch_rows_html(rows: Iterable, *, next_cycle) -> SafeString:
     """The rows of the batches table, from ``(batch, progress)`` pairs."""
     detail_url = url_maker("batch_detail", 1)
     grouped = _grouped()
+    age_of = age_maker()
     cycle = f" (next cycle at {escape(stamp(next_cycle))})" if next_cycle else ""
     out = []
     for batch, progress in rows:
@@ -336,7 +373,7 @@ def batch_rows_html(rows: Iterable, *, next_cycle) -> SafeString:
             f'      <td><a id="batch-{pk}-link" href="{detail_url(pk)}">{escape(batch.name)}</a>'
             f'<div class="muted small">{template_name}</div></td>\n'
             f'      <td class="nowrap"><span title="{escape(stamp(batch.created_at))}">'
-            f"{escape(timesince_filter(batch.created_at))} ago</span>{by}</td>\n"
+            f"{escape(age_of(batch.created_at))} ago</span>{by}</td>\n"
             f"      <td>{escape(batch.channel)}</td>\n"
             f'      <td class="num">{grouped(progress.total)}</td>\n'
             f'      <td class="progress-col">{bar}</td>\n'
