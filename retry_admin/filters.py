@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
 from retry_admin import policy
-from retry_admin.models import Status
+from retry_admin.models import SIGNED, Status
 from retry_admin.models.ids import uuid7_floor
 
 H = TypeVar("H", bound=Hashable)
@@ -164,7 +164,7 @@ class MessageFilter:
                 recipient__gte=self.recipient, recipient__lt=self.recipient + "\U0010ffff"
             )
         if self.error:
-            qs = qs.filter(error_signature=self.error)
+            qs = qs.filter(SIGNED, error_signature=self.error)  # SIGNED: its indexes
         if self.invalid:
             qs = qs.filter(policy.invalid_q())
         tz = timezone.get_current_timezone()

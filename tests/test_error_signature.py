@@ -4,6 +4,7 @@ land in one group on the failures page."""
 import pytest
 
 from retry_admin.models import error_signature
+from retry_admin.models.signatures import NO_ERROR_TEXT
 
 
 @pytest.mark.parametrize(
@@ -48,3 +49,10 @@ def test_it_keeps_the_words_readable():
     assert error_signature("Connection reset by peer 10.0.2338.88:443") == (
         "Connection reset by peer <host>"
     )
+
+
+@pytest.mark.parametrize("error", ["", "   ", "\n"])
+def test_an_error_with_no_text_still_has_a_signature(error):
+    # The failure indexes hold only signed logs: an unsigned failure would
+    # vanish from the failures page.
+    assert error_signature(error) == NO_ERROR_TEXT

@@ -6,6 +6,7 @@ from retry_admin.models.bulk import insert_rows
 from retry_admin.models.campaigns import Batch, Template
 from retry_admin.models.ids import new_message_id, new_message_ids
 from retry_admin.models.messages import (
+    SIGNED,
     DeliveryAttempt,
     MessageEvent,
     MessageLog,
@@ -32,6 +33,7 @@ from retry_admin.models.templating import (
 
 __all__ = [
     "PLACEHOLDER_RE",
+    "SIGNED",
     "AlertEvent",
     "AlertRule",
     "AuditEvent",

@@ -31,6 +31,12 @@ class Source(models.TextChoices):
     DLQ_REPLAY = "dlq_replay", "DLQ replay"
 
 
+# The logs with an error signature: every failure, never a first send. A
+# query of the two indexes with this condition must repeat it (``signed()``):
+# SQLite uses a partial index only for a WHERE clause that names its condition.
+SIGNED = ~Q(error_signature="")
+
+
 class MessageLogQuerySet(models.QuerySet):
     def needing_dispatch(self, *, older_than: datetime | None = None) -> "MessageLogQuerySet":
         """Pending logs that never reached the queue (the outbox)."""
@@ -41,6 +47,10 @@ class MessageLogQuerySet(models.QuerySet):
 
     def mark_enqueued(self, now: datetime) -> int:
         return self.update(enqueued_at=now, updated_at=now)
+
+    def signed(self) -> "MessageLogQuerySet":
+        """Only the logs with an error signature (``SIGNED``)."""
+        return self.filter(SIGNED)
 
     def eligible_for_retry(self, now: datetime) -> "MessageLogQuerySet":
         """What the retry cycle may take now (``policy.eligible_q``)."""
@@ -82,13 +92,28 @@ class MessageLog(models.Model):
 
     class Meta:
         ordering = ["-id"]
+        # A first send leases a pending log and marks it sent; every index
+        # holding a column it sets is rewritten for it (on PostgreSQL every
+        # index whose condition holds, as the row moves). So the indexes that
+        # serve failures hold only failures: conditions on status, on an
+        # error signature (every failure has one, a first send none) and on
+        # the send's source (a first send's is "queue").
         indexes = [
             # The retry selection (failed, retry_count < max, updated_at <=
-            # cutoff); with enqueue_source last it also covers the status
-            # counts and how many of each were retried (by any route).
+            # cutoff) and the logs out of retries, of the failed logs only.
             models.Index(
-                fields=["status", "retry_count", "updated_at", "enqueue_source"],
-                name="msg_status_retry_source",
+                fields=["status", "retry_count", "updated_at"],
+                name="msg_status_retry",
+                condition=Q(status="failed"),
+            ),
+            # How many of each status were re-enqueued (by any route): with
+            # msg_status_id below, the status counts read indexes only.
+            # (enqueue_source too: SQLite reads a column of a partial index's
+            # condition from the table unless the index holds it.)
+            models.Index(
+                fields=["status", "enqueue_source"],
+                name="msg_retried_status",
+                condition=~Q(enqueue_source="queue"),
             ),
             # Per-batch progress (counts by status of a batch).
             models.Index(fields=["batch", "status"], name="msg_batch_status"),
@@ -105,9 +130,12 @@ class MessageLog(models.Model):
             models.Index(
                 fields=["status", "error_signature", "id", "updated_at"],
                 name="msg_status_signature",
+                condition=SIGNED,
             ),
             # error filter without a status.
-            models.Index(fields=["error_signature", "id"], name="msg_signature_id"),
+            models.Index(
+                fields=["error_signature", "id"], name="msg_signature_id", condition=SIGNED
+            ),
             # recipient prefix filter: the page reads the ids of a prefix's
             # matches from this index alone, then fetches one page of them.
             models.Index(fields=["recipient", "id"], name="msg_recipient"),

@@ -29,10 +29,16 @@ _SIGNATURE_RULES = [
 ]
 
 
+# The signature of an error with no text. A failure always has a signature
+# (never ''): the failure indexes of the message log hold only the logs with
+# one, so that first sends, which have none, never maintain them.
+NO_ERROR_TEXT = "(no error text)"
+
+
 def error_signature(error: str) -> str:
     """Normalise an error so that failures differing only by ids, numbers and
     addresses group together on the failures page."""
     text = error.strip()
     for pattern, replacement in _SIGNATURE_RULES:
         text = pattern.sub(replacement, text)
-    return text[:255]
+    return text[:255] or NO_ERROR_TEXT

@@ -98,7 +98,7 @@ def unknown_message_ids(ids: list[uuid.UUID]) -> list[uuid.UUID]:
 
 def failure_groups(*, status: str = Status.PERMANENTLY_FAILED, limit: int = 100) -> list[dict]:
     """Failures grouped by error signature: count, first/last seen, a sample."""
-    failures = MessageLog.objects.filter(status=status)
+    failures = MessageLog.objects.signed().filter(status=status)  # a failure is signed
     groups = list(
         failures.values("error_signature")
         .annotate(

@@ -4,6 +4,7 @@ aggregates of the overview and failures pages read only an index.
 
 (bench/http_load.py times the pages over a million rows.)"""
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
@@ -11,6 +12,8 @@ from datetime import date
 import pytest
 from django.db import connection
 from django.db.models import Count, Max, Min
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from retry_admin.filters import MessageFilter
 from retry_admin.models import MessageLog
@@ -105,22 +108,27 @@ only_sqlite = pytest.mark.skipif(
 
 
 @only_sqlite
-def test_status_counts_read_only_an_index(planner_without_seqscan):
-    from django.db.models import Q
+def test_status_counts_read_only_indexes(planner_without_seqscan):
+    from retry_admin.selectors.figures import status_counts
 
-    qs = MessageLog.objects.values("status").annotate(
-        n=Count("*"), retried=Count("status", filter=~Q(enqueue_source="queue"))
-    )
+    with CaptureQueriesContext(connection) as queries:
+        status_counts()
+    (sql,) = [q["sql"] for q in queries]
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN QUERY PLAN {sql}")
+        scans = [row[-1] for row in cursor.fetchall() if "messagelog" in row[-1]]
 
-    plan = qs.explain()
-
-    assert "COVERING INDEX" in plan or "Index Only Scan" in plan, plan
+    assert scans == [
+        "SCAN retry_admin_messagelog USING COVERING INDEX msg_status_id",
+        "SCAN retry_admin_messagelog USING COVERING INDEX msg_retried_status",
+    ]
 
 
 @only_sqlite
 def test_failure_groups_read_only_an_index(planner_without_seqscan):
     qs = (
-        MessageLog.objects.filter(status="permanently_failed")
+        MessageLog.objects.signed()
+        .filter(status="permanently_failed")
         .values("error_signature")
         .annotate(count=Count("*"), first=Min("updated_at"), last=Max("updated_at"))
     )
@@ -129,6 +137,13 @@ def test_failure_groups_read_only_an_index(planner_without_seqscan):
 
     assert "msg_status_signature" in plan, plan
     assert "COVERING INDEX" in plan or "Index Only Scan" in plan, plan
+
+
+def test_the_retry_selection_reads_the_failed_logs_index(planner_without_seqscan):
+    # The design's index on (status, retry_count, updated_at), of failed logs only.
+    plan = MessageLog.objects.eligible_for_retry(timezone.now()).order_by().explain()
+
+    assert re.search(r"\bmsg_status_retry\b", plan), plan
 
 
 @only_sqlite
