@@ -75,6 +75,8 @@ def main() -> None:
 
     out_dir = Path(os.environ.get("RETRY_ADMIN_VAR_DIR") or ROOT / "var" / "bench").resolve()
     size = QUICK_SIZE if args.quick else FULL_SIZE
+    # The console's shared figures are kept per database path: none from a last run.
+    shutil.rmtree(out_dir / "console-figures", ignore_errors=True)
     results = {}
     for label, logs in ((f"{size:,} logs", size), ("no messages", 0)):
         os.environ["DATABASE_URL"] = f"sqlite:///{_database(out_dir, logs)}"
