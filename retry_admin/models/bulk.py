@@ -3,6 +3,7 @@ one JSON array per chunk, expanded by ``json_each``)."""
 
 import itertools
 import json
+import operator
 import sqlite3
 import uuid
 from collections.abc import Callable
@@ -48,6 +49,23 @@ def _column_prep(field: models.Field, connection, *, raw_dicts: bool = False) ->
             for v in values
         ]
     return lambda values, conn: [prep(v, conn) for v in values]
+
+
+def _column_ready(field: models.Field, connection, *, raw_dicts: bool) -> Callable | None:
+    """A test that a whole column needs no preparation at all (what
+    ``_column_prep`` would give back unchanged), made of C-level passes over
+    it; None for fields whose values always need preparing."""
+    if isinstance(field, models.CharField | models.TextField) and not field.choices:
+        return lambda values: set(map(type, values)) == {str}
+    if raw_dicts and isinstance(field, models.JSONField) and field.encoder is None:
+        return lambda values: set(map(type, values)) == {dict}
+    if isinstance(field, models.UUIDField):
+        return lambda values: set(map(type, values)) == {str} and set(map(len, values)) == {32}
+    return None
+
+
+def _types(params: list[tuple], index: int) -> set[type]:
+    return set(map(type, map(operator.itemgetter(index), params)))
 
 
 def insert_rows(model: type[models.Model], fields: list[str], rows, **shared) -> int:
@@ -106,6 +124,9 @@ def insert_rows(model: type[models.Model], fields: list[str], rows, **shared) ->
             write = _json_each_writer(table, columns, per_row, per_row_defaults, tail, write)
     # On the JSON paths a JSON field's dict goes into the chunk's array as it is.
     prepare = [_column_prep(field, connection, raw_dicts=json_path) for field in per_row]
+    ready = [_column_ready(field, connection, raw_dicts=json_path) for field in per_row]
+    # Rows given as tuples that need no preparation go as they are.
+    as_given = not per_row_defaults and None not in ready
     width = len(per_row)
     size = 5000
     rows = iter(rows)
@@ -114,9 +135,17 @@ def insert_rows(model: type[models.Model], fields: list[str], rows, **shared) ->
         while chunk := list(itertools.islice(rows, size)):
             if set(map(len, chunk)) != {width}:
                 raise ValueError(f"insert_rows: every row must have {width} values ({fields})")
+            columns = list(zip(*chunk, strict=True))
+            if (
+                as_given
+                and set(map(type, chunk)) == {tuple}
+                and all(test(column) for test, column in zip(ready, columns, strict=True))
+            ):
+                write(cursor, chunk, chunk)
+                count += len(chunk)
+                continue
             prepared = [
-                prep(column, connection)
-                for prep, column in zip(prepare, zip(*chunk, strict=True), strict=True)
+                prep(column, connection) for prep, column in zip(prepare, columns, strict=True)
             ]
             defaults = [
                 [f.get_db_prep_save(f.get_default(), connection) for _ in chunk]
@@ -176,10 +205,10 @@ def _json_array_writer(
         )
 
     def write(cursor, params: list[tuple], chunk: list) -> None:
-        embedded = {i for i in json_columns if all(row[i].__class__ is dict for row in params)}
+        embedded = {i for i in json_columns if _types(params, i) == {dict}}
         document = _json_document(params)
         if document is None:
-            fallback(cursor, _dicts_as_text(params, fields, sorted(embedded)), chunk)
+            fallback(cursor, _dicts_as_text(params, fields, json_columns), chunk)
             return
         if len(embedded) < len(json_columns):  # some were not dicts: all as the field writes them
             params = _dicts_as_text(params, fields, json_columns)
@@ -191,16 +220,18 @@ def _json_array_writer(
 
 
 def _dicts_as_text(params: list[tuple], fields: list[models.Field], columns: list[int]):
-    """``params`` with the JSON fields' values of ``columns`` as the
-    executemany and COPY paths write them (a dict as its JSON text)."""
+    """``params`` with the dicts in ``columns`` (JSON fields with no encoder
+    of their own) as the executemany and COPY paths write them: their JSON
+    text. Every other value there was prepared already, kept as a dict only
+    for the JSON paths: preparing it again would encode it twice."""
     if not columns:
         return params
-    connection = connections[DEFAULT_DB_ALIAS]
+    dumps = json.dumps
     rows = [list(row) for row in params]
     for i in columns:
-        column = _column_prep(fields[i], connection)([row[i] for row in rows], connection)
-        for row, value in zip(rows, column, strict=True):
-            row[i] = value
+        for row in rows:
+            if row[i].__class__ is dict:
+                row[i] = dumps(row[i])
     return [tuple(row) for row in rows]
 
 
@@ -213,10 +244,6 @@ def _executemany_writer(sql: str, tail: tuple) -> Callable:
 
 def _plain_json(field: models.Field) -> bool:
     return isinstance(field, models.JSONField) and field.encoder is None
-
-
-def _unprepared_dict(field: models.Field, prep: Callable) -> Callable:
-    return lambda value, conn: value if type(value) is dict else prep(value, conn)
 
 
 def _json_each_writer(
@@ -250,12 +277,12 @@ def _json_each_writer(
         )
 
     def write(cursor, params: list[tuple], chunk: list) -> None:
-        embedded = {i for i in json_columns if all(type(row[i]) is dict for row in params)}
+        embedded = {i for i in json_columns if _types(params, i) == {dict}}
         if len(embedded) < len(json_columns):
             params = _dicts_as_text(params, per_row, [i for i in json_columns if i not in embedded])
         document = _json_document(params)
         if document is None:
-            fallback(cursor, _dicts_as_text(params, per_row, sorted(embedded)), chunk)
+            fallback(cursor, _dicts_as_text(params, per_row, json_columns), chunk)
             return
         cursor.execute(statement(embedded), [*tail, document])
 
