@@ -1,7 +1,9 @@
 """The dead-letter queue as pages and the API see it: entries with their
 messages, depth, the first error of each, and which ids are in it."""
 
+import functools
 import uuid
+from collections import namedtuple
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -29,7 +31,7 @@ class DLQEntry:
     receive_count: int
     dead_at: object
     reason: str
-    message: MessageLog | None
+    message: MessageLog | None  # or a named tuple of message_fields
     readable: bool
     details: dict[str, str] = field(default_factory=dict)  # the transport's evidence
     # The automatic reprocessing (services/dlq_auto.py): replays so far, the
@@ -52,7 +54,8 @@ def dlq_entries(
 ) -> list[DLQEntry]:
     """The DLQ's messages (oldest first, or ``ids``), each with its log when
     the body is ours: the whole log with its batch, or only
-    ``message_fields`` (with ``receive_count``, which an entry may need)."""
+    ``message_fields`` (with ``id`` and ``receive_count``, which an entry
+    may need) as a named tuple with ``pk``."""
     entries = get_backend().dlq_peek(limit=limit, ids=ids)
     message_ids = {}
     for entry in entries:
@@ -60,11 +63,14 @@ def dlq_entries(
             message_ids[entry.id] = decode(entry.body).message_id
         except InvalidEnvelope:
             continue
-    logs = (
-        MessageLog.objects.only(*message_fields, "receive_count")
-        if message_fields
-        else MessageLog.objects.select_related("batch")
-    ).in_bulk(list(message_ids.values()))
+    if message_fields:
+        row = _message_row(tuple(dict.fromkeys(("id", *message_fields, "receive_count"))))
+        rows = MessageLog.objects.filter(pk__in=list(message_ids.values())).values_list(
+            *row._fields
+        )
+        logs = {log.id: log for log in map(row._make, rows)}
+    else:
+        logs = MessageLog.objects.select_related("batch").in_bulk(list(message_ids.values()))
     replays = auto_replays(list(message_ids.values()))
     entries = [
         DLQEntry(
@@ -88,6 +94,15 @@ def dlq_entries(
                     attempts=attempts, dead_at=entry.dead_at, last_attempt_at=last
                 )
     return entries
+
+
+@functools.cache
+def _message_row(fields: tuple[str, ...]) -> type:
+    """A named tuple of a log's ``fields`` with its ``pk``: what a table
+    reads of each entry's log, without building a model instance for it."""
+    row = namedtuple("MessageFields", fields)
+    row.pk = property(lambda self: self.id)
+    return row
 
 
 def auto_replays(message_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, tuple[int, datetime]]:
