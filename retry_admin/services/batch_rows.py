@@ -201,6 +201,11 @@ def request_digest(name: str, template_id: int | None, channel: str, priority: i
     return digest
 
 
+# What json.dumps(item, sort_keys=True, ensure_ascii=False, default=str)
+# writes (the fingerprints kept on batches were made so), with one encoder
+# instead of a new one per row.
+_encode_row = json.JSONEncoder(sort_keys=True, ensure_ascii=False, default=str).encode
+
+
 def digest_row(digest, row: RecipientRow) -> None:
-    item = [row.recipient, row.context]
-    digest.update(json.dumps(item, sort_keys=True, ensure_ascii=False, default=str).encode())
+    digest.update(_encode_row([row.recipient, row.context]).encode())

@@ -179,14 +179,13 @@ def batch_recent_twin(
     ``within_seconds``, if any: a form sent again from the browser's history
     carries a new idempotency key, so only its content can tell it is a repeat."""
     since = timezone.now() - timezone.timedelta(seconds=within_seconds)
-    fingerprint = _fingerprint(name, template, channel, priority, recipients)
-    return (
-        Batch.objects.filter(
-            created_by=user.pk, created_at__gte=since, request_fingerprint=fingerprint
-        )
-        .order_by("-id")
-        .first()
+    recent = Batch.objects.filter(created_by=user.pk, created_at__gte=since).exclude(
+        request_fingerprint=""
     )
+    if not recent.exists():
+        return None  # nothing to compare with: the rows (a whole file) need not be read
+    fingerprint = _fingerprint(name, template, channel, priority, recipients)
+    return recent.filter(request_fingerprint=fingerprint).order_by("-id").first()
 
 
 def _replay(existing: Batch, key: str, fingerprint: str) -> BatchCreateResult:
