@@ -68,6 +68,10 @@ def _pks(ids) -> list[int]:
     return [int(i) for i in map(str, ids) if i.isascii() and i.isdigit() and len(i) < 19]
 
 
+def _analyze_queue_table() -> None:
+    analyze_if_stale(QueueMessage)
+
+
 class DatabaseQueue(QueueBackend):
     name = "db"
     max_send_batch = 1000
@@ -144,10 +148,13 @@ class DatabaseQueue(QueueBackend):
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(sql, params)
             rows = cursor.fetchall()
+        # Neither runs inside a transaction: once the caller's commits (the
+        # sender claims and leases in one), at once without one.
         if not rows and self._acked_since_vacuum >= VACUUM_AFTER_ACKS:
-            self._vacuum()
+            transaction.on_commit(self._vacuum)
         elif len(rows) == params[-1]:
-            analyze_if_stale(QueueMessage)  # a backlog: the next claims plan on fresh statistics
+            # A backlog: the next claims plan on fresh statistics.
+            transaction.on_commit(_analyze_queue_table)
         rows.sort()  # by id: ids are unique, so the rest of a row is never compared
         return [ReceivedMessage(f"{pk}:{receipt}", body, count) for pk, body, count in rows]
 

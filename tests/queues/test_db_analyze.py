@@ -109,3 +109,16 @@ def test_after_a_full_claim_the_next_claims_read_the_claim_index_in_order():
     plan = _claim_plan(queue, 100)
     assert "Index Scan using queue_claim" in plan, plan
     assert "Sort" not in plan, plan
+
+
+@on_postgres
+def test_a_full_claim_inside_a_transaction_analyzes_once_it_commits():
+    from django.db import transaction
+
+    queue = DatabaseQueue(queue_name="analyze-test")
+    _send(queue, 300)
+    before = _analyzed_count(QueueMessage)
+    with transaction.atomic():  # as the sender claims and leases
+        assert len(queue.receive(100, visibility_timeout=30)) == 100
+        assert _analyzed_count(QueueMessage) == before
+    assert _analyzed_count(QueueMessage) == before + 1

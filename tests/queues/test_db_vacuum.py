@@ -57,3 +57,22 @@ def test_the_queue_table_has_its_own_autovacuum_settings():
         (options,) = cursor.fetchone()
     assert "autovacuum_vacuum_scale_factor=0" in options
     assert "autovacuum_vacuum_threshold=10000" in options
+
+
+def test_a_receive_inside_a_transaction_that_finds_the_queue_drained_vacuums_once_it_commits(
+    monkeypatch,
+):
+    from django.db import transaction
+
+    monkeypatch.setattr(db_queue, "VACUUM_AFTER_ACKS", 100)
+    queue = DatabaseQueue(queue_name="vacuum-test")
+    queue.send([f'{{"n":{i}}}' for i in range(300)])
+    while True:
+        with transaction.atomic():  # as the sender claims and leases
+            received = queue.receive(40, visibility_timeout=30)
+        if not received:
+            break
+        queue.ack([m.handle for m in received])
+    dead, last_vacuum = _stats()
+    assert last_vacuum is not None
+    assert dead == 0

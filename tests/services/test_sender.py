@@ -306,3 +306,23 @@ def test_attempt_rows_are_written_in_as_many_statements_as_the_parameter_limit_n
     assert sorted(rows) == sorted(
         (pk, 1, "sent", "queue") for pk in MessageLog.objects.values_list("id", flat=True)
     )
+
+
+def test_a_lease_that_fails_gives_the_chunk_back_to_the_queue_at_once(make_batch, monkeypatch):
+    """On the embedded queue the claim and the lease commit together: a
+    lease that fails leaves no message invisible for a visibility timeout."""
+    from django.db import OperationalError
+
+    from retry_admin.services import sender_intake
+
+    make_batch(3)
+
+    def lose_the_database(*args, **kwargs):
+        raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(sender_intake, "_lease", lose_the_database)
+    with pytest.raises(OperationalError):
+        sender_process_chunk()
+    depth = get_backend().depth()
+    assert (depth.visible, depth.in_flight) == (3, 0)
+    assert QueueMessage.objects.filter(receive_count=0).count() == 3
