@@ -6,7 +6,9 @@ import hashlib
 import json
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import NamedTuple
 
 from django.conf import settings
 
@@ -42,11 +44,14 @@ class TooManyRecipients(BatchValidationError):
     """More unique recipients than ``MAX_BATCH_RECIPIENTS`` (the API answers 413)."""
 
 
-@dataclass(frozen=True)
-class RecipientRow:
+class RecipientRow(NamedTuple):
+    """One recipient as read: its line (1-based), address and template
+    context. A named tuple: a parser makes one per line, and a frozen
+    dataclass cost half as much again to build."""
+
     line: int
     recipient: str
-    context: Mapping[str, object] = field(default_factory=dict)
+    context: Mapping[str, object] = MappingProxyType({})  # read-only: shared by every row
 
 
 def _recipient_problem(value: str) -> str | None:
@@ -194,18 +199,31 @@ def validate_recipients(
 
 
 def request_digest(name: str, template_id: int | None, channel: str, priority: int):
-    """The running hash of a request: its head, then each row (``digest_row``)."""
+    """The running hash of a request: its head, then its rows (``digest_rows``)."""
     digest = hashlib.sha256()
     head = [(name or "").strip(), template_id, channel, priority]
     digest.update(json.dumps(head, ensure_ascii=False).encode())
     return digest
 
 
+def _as_json(value: object) -> object:
+    # A row's default context (read-only) as the empty dict it stands for;
+    # anything else JSON cannot write as its text, as before.
+    return dict(value) if isinstance(value, MappingProxyType) else str(value)
+
+
 # What json.dumps(item, sort_keys=True, ensure_ascii=False, default=str)
 # writes (the fingerprints kept on batches were made so), with one encoder
 # instead of a new one per row.
-_encode_row = json.JSONEncoder(sort_keys=True, ensure_ascii=False, default=str).encode
+_encode_row = json.JSONEncoder(sort_keys=True, ensure_ascii=False, default=_as_json).encode
 
 
-def digest_row(digest, row: RecipientRow) -> None:
-    digest.update(_encode_row([row.recipient, row.context]).encode())
+def digest_rows(digest, rows: Iterable) -> None:
+    """Add each row of ``rows`` to ``digest`` (lines that did not parse are
+    not part of it), in one update: the same hash as a row at a time."""
+    encode = _encode_row
+    digest.update(
+        "".join(
+            [encode([r.recipient, r.context]) for r in rows if r.__class__ is not LineError]
+        ).encode()
+    )

@@ -30,9 +30,8 @@ from retry_admin.queues import QueueBackend, QueueError, get_backend
 from retry_admin.services.batch_rows import (
     BatchValidationError,
     Checker,
-    LineError,
     TooManyRecipients,
-    digest_row,
+    digest_rows,
     with_too_many,
 )
 from retry_admin.services.dispatch import send_all
@@ -54,7 +53,7 @@ class Written:
     enqueued: bool = False  # every log is on the queue (the db queue, same transaction)
 
 
-def _chunks(rows: Iterable, size: int) -> Iterator[list]:
+def chunks(rows: Iterable, size: int) -> Iterator[list]:
     rows = iter(rows)
     while chunk := list(itertools.islice(rows, size)):
         yield chunk
@@ -74,11 +73,11 @@ def write_logs(batch: Batch, rows: Iterable, digest=None) -> Written:
     maximum = settings.MAX_BATCH_RECIPIENTS
     now = timezone.now()
     with SeenKeys() as seen:
-        for chunk in _chunks(rows, CHUNK_ROWS):
+        for chunk in chunks(rows, CHUNK_ROWS):
             fresh: dict[str, tuple[str, Mapping]] = {}  # first of each recipient in the chunk
+            if digest is not None:
+                digest_rows(digest, chunk)
             for row in chunk:
-                if digest is not None and row.__class__ is not LineError:
-                    digest_row(digest, row)
                 recipient = check(row)
                 if recipient is None:
                     continue

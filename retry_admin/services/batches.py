@@ -18,6 +18,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from retry_admin.models import AuditEvent, Batch, Template, validate_template_body
+from retry_admin.services import batch_writer
 from retry_admin.services.audit import audit_record
 from retry_admin.services.batch_rows import (
     MAX_RECIPIENT_LENGTH,
@@ -26,11 +27,11 @@ from retry_admin.services.batch_rows import (
     RecipientRow,
     TooManyRecipients,
     channel_unavailable,
-    digest_row,
+    digest_rows,
     request_digest,
     validate_recipients,
 )
-from retry_admin.services.batch_writer import CHUNK_ROWS, write_logs
+from retry_admin.services.batch_writer import CHUNK_ROWS, chunks, write_logs
 from retry_admin.services.dispatch import dispatch_on_commit
 
 __all__ = [
@@ -159,9 +160,8 @@ def _fingerprint(
     how the template was named), for comparing requests that share a key.
     Lines that did not parse are not part of it."""
     digest = request_digest(name, template.pk, channel, priority)
-    for row in rows:
-        if not isinstance(row, LineError):
-            digest_row(digest, row)
+    for chunk in chunks(rows, batch_writer.CHUNK_ROWS):  # as the writer reads them
+        digest_rows(digest, chunk)
     return digest.hexdigest()
 
 

@@ -195,6 +195,7 @@ class RecipientSource:
 
 
 def _rows(body, index: int, names: list[str] | None) -> Iterator[RecipientRow | LineError]:
+    context_names = [n for i, n in enumerate(names) if i != index] if names is not None else []
     for line, record in body:
         if isinstance(record, csv.Error):
             yield LineError(line, f"cannot be read as CSV ({record})")
@@ -214,12 +215,9 @@ def _rows(body, index: int, names: list[str] | None) -> Iterator[RecipientRow | 
                 f"names {len(names)} columns ({', '.join(names)})",
             )
         else:
-            context = {
-                n: v.strip()
-                for i, (n, v) in enumerate(zip(names, record, strict=True))
-                if i != index
-            }
-            yield RecipientRow(line, record[index].strip(), context)
+            recipient = record.pop(index)  # the rest, in order, are the context's values
+            context = dict(zip(context_names, map(str.strip, record), strict=True))
+            yield RecipientRow(line, recipient.strip(), context)
 
 
 def parse_recipients(text: str, *, header_required: bool, limit: int | None = None):
