@@ -326,3 +326,19 @@ def test_a_lease_that_fails_gives_the_chunk_back_to_the_queue_at_once(make_batch
     depth = get_backend().depth()
     assert (depth.visible, depth.in_flight) == (3, 0)
     assert QueueMessage.objects.filter(receive_count=0).count() == 3
+
+
+def test_an_attempt_keeps_an_error_text_as_the_channel_gave_it(make_batch, monkeypatch):
+    from retry_admin.channels.base import TransientError
+    from retry_admin.channels.log import LogChannel
+
+    text = "tab\there, line\nbreak, return\r, back\\slash, \\N, é ✓"
+
+    def refuse(self, message):
+        raise TransientError(text)
+
+    monkeypatch.setattr(LogChannel, "send", refuse)
+    make_batch(2)
+    sender_drain(until_empty=True)
+    assert [a.error for a in DeliveryAttempt.objects.all()] == [text, text]
+    assert DeliveryAttempt.objects.filter(outcome="transient", number=1).count() == 2
