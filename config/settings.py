@@ -132,6 +132,14 @@ if DATABASES["default"].get("ENGINE") not in set(environ.Env.DB_SCHEMES.values()
         "DATABASE_URL has no known database scheme (postgres://, sqlite:///, mysql://, ...)"
     )
 
+# The web server keeps a connection between requests (0: a new one per
+# request): connecting, SQLite's schema read and a cold page cache were about
+# 2 ms of a 5-10 ms console page (bench/http_load.py). Checked before reuse.
+DATABASES["default"]["CONN_MAX_AGE"] = env_int(
+    "DATABASE_CONN_MAX_AGE_SECONDS", 600, minimum=0, maximum=86400
+)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets pages read while the worker writes; IMMEDIATE takes the write lock
     # at BEGIN so two writers queue up instead of failing on lock upgrade.
