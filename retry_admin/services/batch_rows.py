@@ -4,6 +4,7 @@ a request's rows that tells a repeated request from a new one."""
 
 import hashlib
 import json
+import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -78,6 +79,8 @@ def _context_problem(context: object) -> str | None:
         if isinstance(value, str) and "\x00" in value:
             # PostgreSQL's jsonb cannot hold it: refused on every database alike.
             return f"value of {key!r} contains a NUL character"
+        if isinstance(value, float) and not math.isfinite(value):
+            return f"value of {key!r} must be a finite number"  # JSON has no NaN or infinity
     return None
 
 

@@ -68,6 +68,22 @@ def test_a_nul_character_in_a_value_is_refused_on_every_database(template):
     assert MessageLog.objects.count() == 0
 
 
+@pytest.mark.parametrize("number", [float("nan"), float("inf"), float("-inf")])
+def test_a_number_json_cannot_hold_is_refused_on_every_database(template, number):
+    """JSON has no NaN or infinity: the log's context could not hold it (the
+    request answered 500: SQLite's JSON check, PostgreSQL's json input)."""
+    rows = [
+        RecipientRow(line=1, recipient="ada@example.com", context={"name": "Ada"}),
+        RecipientRow(line=2, recipient="bob@example.com", context={"name": "Bob", "x": number}),
+    ]
+
+    with pytest.raises(BatchValidationError) as info:
+        batch_create(name="Nan", template=template, recipients=rows)
+
+    assert [str(e) for e in info.value.errors] == ["line 2: value of 'x' must be a finite number"]
+    assert MessageLog.objects.count() == 0
+
+
 @pytest.mark.skipif("connection.vendor != 'sqlite'", reason="PostgreSQL text holds no NUL")
 def test_insert_rows_sends_a_chunk_json_cannot_carry_through_executemany(template):
     from retry_admin.models import MessageEvent, insert_rows
