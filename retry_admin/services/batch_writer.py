@@ -10,6 +10,7 @@ ids are made as text, the logs go in through ``insert_rows`` (one statement
 per chunk), and pointer envelopes are formatted from a per-chunk template.
 """
 
+import contextlib
 import itertools
 import json
 import logging
@@ -72,7 +73,7 @@ def write_logs(batch: Batch, rows: Iterable, digest=None) -> Written:
     written = Written(enqueued=backend.transactional)
     maximum = settings.MAX_BATCH_RECIPIENTS
     now = timezone.now()
-    with SeenKeys() as seen:
+    with _pipelined(backend), SeenKeys() as seen:
         for chunk in chunks(rows, CHUNK_ROWS):
             fresh: dict[str, tuple[str, Mapping]] = {}  # first of each recipient in the chunk
             if digest is not None:
@@ -116,6 +117,27 @@ def write_logs(batch: Batch, rows: Iterable, digest=None) -> Written:
     if errors:
         raise BatchValidationError(errors)
     return written
+
+
+def _pipelined(backend: QueueBackend):
+    """On PostgreSQL, psycopg's pipeline mode: a statement whose answer is not
+    read (a chunk's logs, its queue rows) goes to the server without waiting
+    for it, so the server writes one chunk while this process checks the
+    next; the next chunk's seen keys, whose answer is read, wait for it. An
+    error in any statement is raised by a later one, and the transaction
+    writes nothing.
+
+    Inside it a statement's row count is not known when it returns, and COPY
+    cannot run: only inserts whose counts are taken from Python run there
+    (checked rows always fit a JSON array). Full envelopes are made by code
+    that records refused messages by row count, so that path waits for each
+    statement as before."""
+    if connection.vendor != "postgresql":
+        return contextlib.nullcontext()
+    if backend.transactional and settings.QUEUE_ENVELOPE == "full":
+        return contextlib.nullcontext()
+    connection.ensure_connection()
+    return connection.connection.pipeline()
 
 
 class SeenKeys:
