@@ -104,7 +104,7 @@ class MessageLog(models.Model):
             models.Index(
                 fields=["status", "retry_count", "updated_at"],
                 name="msg_status_retry",
-                condition=Q(status="failed"),
+                condition=policy.FAILED_Q,
             ),
             # How many of each status were re-enqueued (by any route): with
             # msg_status_id below, the status counts read indexes only.

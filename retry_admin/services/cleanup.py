@@ -38,7 +38,7 @@ def cleanup_run(*, days: int | None = None) -> int:
         status__in=[Status.SENT, Status.PERMANENTLY_FAILED], updated_at__lt=cutoff
     )
     deleted, _ = _delete(old)
-    failed = MessageLog.objects.filter(status=Status.FAILED, updated_at__lt=cutoff)
+    failed = MessageLog.objects.filter(policy.FAILED_Q, updated_at__lt=cutoff)
     if settings.RETENTION_FAILED == "invalid":
         failed = failed.filter(policy.invalid_q())
     expired, sample = _delete(failed)

@@ -157,3 +157,50 @@ def test_batch_progress_reads_only_an_index(planner_without_seqscan):
     plan = qs.explain()
 
     assert "COVERING INDEX" in plan or "Index Only Scan" in plan, plan
+
+
+# sqlite_stat1 of the pages bench's million logs (bench/pages.py), index by index.
+MILLION_LOGS_STATISTICS = {
+    "msg_signature_id": "110395 15771 1",
+    "msg_status_signature": "110395 36799 15771 1 1",
+    "msg_retried_status": "172783 43196 43196",
+    "msg_status_retry": "60078 60078 20026 1",
+    "msg_recipient": "1100000 1 1",
+    "msg_updated_id": "1100000 2 1",
+    "msg_batch_id": "1100000 5473 1",
+    "msg_status_id": "1100000 220000 1",
+    "msg_batch_status": "1100000 5473 1099",
+}
+
+
+@pytest.fixture
+def million_logs_statistics():
+    """SQLite planning as it does with a million logs analyzed."""
+    table = MessageLog._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(f'ANALYZE "{table}"')
+        cursor.execute("DELETE FROM sqlite_stat1 WHERE tbl = %s", [table])
+        for index, stat in MILLION_LOGS_STATISTICS.items():
+            cursor.execute("INSERT INTO sqlite_stat1 VALUES (%s, %s, %s)", [table, index, stat])
+        cursor.execute("ANALYZE sqlite_schema")  # load them
+    yield
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM sqlite_stat1")
+        cursor.execute("ANALYZE sqlite_schema")
+
+
+@only_sqlite
+def test_with_statistics_the_failed_list_still_walks_the_status_index(million_logs_statistics):
+    plan = _page_plan(MessageFilter(status="failed"))
+
+    assert "msg_status_id" in plan and "TEMP B-TREE" not in plan, plan
+
+
+@only_sqlite
+def test_with_statistics_the_retry_rules_read_the_failed_logs_index(million_logs_statistics):
+    from retry_admin import policy
+
+    for q in (policy.eligible_q(timezone.now()), policy.exhausted_q()):
+        plan = MessageLog.objects.filter(q).order_by().explain()
+
+        assert re.search(r"\bmsg_status_retry\b", plan), plan
