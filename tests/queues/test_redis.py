@@ -123,7 +123,9 @@ def test_a_message_released_every_time_is_delivered_max_plus_one_times_with_grow
     assert counts == [1, 2, 3] and report.dead_lettered == 1
     assert len(delivered_at) == settings.QUEUE_MAX_RECEIVES + 1
     for gap, delay in zip(gaps, delays, strict=True):
-        assert delay <= gap < delay + 0.5
+        # Due times are milliseconds of Redis's clock, the gaps this process's
+        # clock: one came out 1.99998 s for a 2 s delay.
+        assert delay - 0.01 <= gap < delay + 0.5
     assert gaps == sorted(gaps)
     assert redis_queue.receive(10, visibility_timeout=30) == []
     assert redis_queue.depth().total == 0
