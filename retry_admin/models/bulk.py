@@ -6,12 +6,19 @@ import json
 import operator
 import sqlite3
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 
 from django.db import DEFAULT_DB_ALIAS, connections, models, transaction
 
 # ``->`` and ``->>`` came with SQLite 3.38; before, executemany.
 _SQLITE_ARROWS = sqlite3.sqlite_version_info >= (3, 38)
+
+
+def chunks(rows: Iterable, size: int) -> Iterator[list]:
+    """``rows`` as lists of ``size`` (the last shorter), read as they come."""
+    rows = iter(rows)
+    while chunk := list(itertools.islice(rows, size)):
+        yield chunk
 
 
 def _column_prep(field: models.Field, connection, *, raw_dicts: bool = False) -> Callable:
@@ -128,11 +135,9 @@ def insert_rows(model: type[models.Model], fields: list[str], rows, **shared) ->
     # Rows given as tuples that need no preparation go as they are.
     as_given = not per_row_defaults and None not in ready
     width = len(per_row)
-    size = 5000
-    rows = iter(rows)
     count = 0
     with transaction.atomic(savepoint=False), connection.cursor() as cursor:
-        while chunk := list(itertools.islice(rows, size)):
+        for chunk in chunks(rows, 5000):
             if set(map(len, chunk)) != {width}:
                 raise ValueError(f"insert_rows: every row must have {width} values ({fields})")
             columns = list(zip(*chunk, strict=True))

@@ -11,11 +11,10 @@ per chunk), and pointer envelopes are formatted from a per-chunk template.
 """
 
 import contextlib
-import itertools
 import json
 import logging
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -26,6 +25,7 @@ from retry_admin.channels import get_channel
 from retry_admin.envelope import VERSION
 from retry_admin.logevents import log_event
 from retry_admin.models import Batch, MessageLog, insert_rows
+from retry_admin.models.bulk import chunks
 from retry_admin.models.ids import new_message_id_hexes
 from retry_admin.queues import QueueBackend, QueueError, get_backend
 from retry_admin.services.batch_rows import (
@@ -52,12 +52,6 @@ class Written:
     unique: int = 0
     duplicates: int = 0
     enqueued: bool = False  # every log is on the queue (the db queue, same transaction)
-
-
-def chunks(rows: Iterable, size: int) -> Iterator[list]:
-    rows = iter(rows)
-    while chunk := list(itertools.islice(rows, size)):
-        yield chunk
 
 
 def write_logs(batch: Batch, rows: Iterable, digest=None) -> Written:

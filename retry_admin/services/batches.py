@@ -18,6 +18,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from retry_admin.models import AuditEvent, Batch, Template, validate_template_body
+from retry_admin.models.bulk import chunks
 from retry_admin.services import batch_writer
 from retry_admin.services.audit import audit_record
 from retry_admin.services.batch_rows import (
@@ -31,7 +32,7 @@ from retry_admin.services.batch_rows import (
     request_digest,
     validate_recipients,
 )
-from retry_admin.services.batch_writer import CHUNK_ROWS, chunks, write_logs
+from retry_admin.services.batch_writer import CHUNK_ROWS, write_logs
 from retry_admin.services.dispatch import dispatch_on_commit
 
 __all__ = [
