@@ -141,9 +141,6 @@ DATABASES["default"]["CONN_MAX_AGE"] = env_int(
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # WAL lets pages read while the worker writes; IMMEDIATE takes the write lock
-    # at BEGIN so two writers queue up instead of failing on lock upgrade.
-    # How long a writer waits for another's lock before it counts as an outage.
     # The WAL is copied into the database file every this many pages. SQLite's
     # default, 1,000, makes a long drain copy the same hot pages again and
     # again and wait for each copy's fsync: a 100,000-message drain spent
@@ -153,7 +150,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     SQLITE_WAL_AUTOCHECKPOINT_PAGES = env_int(
         "SQLITE_WAL_AUTOCHECKPOINT_PAGES", 10_000, minimum=100, maximum=1_000_000
     )
+    # WAL lets pages read while the worker writes; IMMEDIATE takes the write lock
+    # at BEGIN so two writers queue up instead of failing on lock upgrade.
     DATABASES["default"]["OPTIONS"] = {
+        # How long a writer waits for another's lock before it counts as an outage.
         "timeout": env_float("DATABASE_BUSY_TIMEOUT_SECONDS", 20, minimum=0.1, maximum=600),
         "transaction_mode": "IMMEDIATE",
         "init_command": (
