@@ -182,6 +182,15 @@ class Store:
                 conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{self.name}"')
             return self._pg_url(name)
         shutil.copyfile(self._sqlite(self.name), self._sqlite(name))
+        # Into WAL on one connection first, as ``make run``'s migrate leaves a
+        # database: the server's threads each switch a rollback-journal file
+        # to WAL as they connect, and two switches at once deadlock ("database
+        # is locked" at once, not after the busy timeout).
+        conn = sqlite3.connect(self._sqlite(name))
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+        finally:
+            conn.close()
         return f"sqlite:///{self._sqlite(name)}"
 
     def drop(self, name: str) -> None:
