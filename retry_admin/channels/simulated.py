@@ -8,7 +8,7 @@ from retry_admin.channels.base import Channel, OutgoingMessage, PermanentError, 
 _TRANSIENT = [
     "Upstream gateway timeout after {n} ms",
     "Rate limited by provider: retry after {n} s",
-    "Connection reset by peer 10.0.{n}.{m}:443",
+    "Connection reset by peer 10.0.{o}.{m}:443",
 ]
 _PERMANENT = [
     "Recipient {recipient} is not reachable (code 4{n})",
@@ -55,4 +55,4 @@ class SimulatedChannel(Channel):
             raise PermanentError(text.format(recipient=message.recipient, n=n % 100))
         if draw < self.permanent_rate + self.transient_rate:
             text = _TRANSIENT[n % len(_TRANSIENT)]
-            raise TransientError(text.format(n=n % 5000, m=n % 250))
+            raise TransientError(text.format(n=n % 5000, o=n // 250 % 256, m=n % 250))

@@ -1,3 +1,5 @@
+import ipaddress
+import re
 import time
 import uuid
 from collections import Counter
@@ -79,6 +81,20 @@ def test_transient_errors_carry_text():
             channel.send(_message(n))
         text = str(info.value)
         assert any(word in text for word in ("timeout", "Rate limited", "Connection reset"))
+
+
+def test_a_connection_reset_names_a_valid_address():
+    """The demo's failures read like a provider's: no 10.0.2145.145."""
+    channel = _channel(transient_rate=1.0, permanent_rate=0.0)
+    addresses = []
+    for n in range(300):
+        with pytest.raises(TransientError) as info:
+            channel.send(_message(n))
+        if found := re.search(r"peer (\S+):443", str(info.value)):
+            addresses.append(found.group(1))
+    assert len(addresses) > 50
+    for address in addresses:
+        ipaddress.IPv4Address(address)  # raises on an octet over 255
 
 
 def test_permanent_errors_carry_text_naming_the_recipient():
