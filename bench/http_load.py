@@ -93,6 +93,17 @@ def fingerprint(size: int) -> str:
     return f"{seed.hexdigest()[:16]}:{schema.hexdigest()[:16]}"
 
 
+def _on_one_connection(path: Path, *statements: str) -> None:
+    """Run ``statements`` on a SQLite file through one connection, closed
+    after: a journal-mode switch needs the file to itself."""
+    conn = sqlite3.connect(path)
+    try:
+        for statement in statements:
+            conn.execute(statement)
+    finally:
+        conn.close()
+
+
 class Store:
     """Where the seeded database lives and how a working copy is made."""
 
@@ -147,9 +158,8 @@ class Store:
                 conn.execute(f"COMMENT ON DATABASE \"{self.name}\" IS '{self.print}'")
             return
         path = self._sqlite(self.name)
-        with sqlite3.connect(path) as conn:  # one self-contained file to copy
-            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            conn.execute("PRAGMA journal_mode=DELETE")
+        # One self-contained file to copy.
+        _on_one_connection(path, "PRAGMA wal_checkpoint(TRUNCATE)", "PRAGMA journal_mode=DELETE")
         path.with_suffix(".json").write_text(json.dumps({"fingerprint": self.print}) + "\n")
 
     def prepare(self) -> float | None:
@@ -186,11 +196,7 @@ class Store:
         # database: the server's threads each switch a rollback-journal file
         # to WAL as they connect, and two switches at once deadlock ("database
         # is locked" at once, not after the busy timeout).
-        conn = sqlite3.connect(self._sqlite(name))
-        try:
-            conn.execute("PRAGMA journal_mode=WAL")
-        finally:
-            conn.close()
+        _on_one_connection(self._sqlite(name), "PRAGMA journal_mode=WAL")
         return f"sqlite:///{self._sqlite(name)}"
 
     def drop(self, name: str) -> None:
@@ -685,12 +691,14 @@ def measure(ctx) -> list:
         store.drop("pages-work")
         connection.close()
 
-    rows += _page_rows(targets, idle, baseline, f"idle, {size:,} logs", AIM_IDLE_MS, "no messages")
-    rows += _page_rows(targets, loaded, idle, "while the sender drains", AIM_LOADED_MS, "idle")
-    for when, samples, base, what in (
-        (f"idle, {size:,} logs", idle, baseline, "no messages"),
-        ("while the sender drains", loaded, idle, "idle"),
-    ):
+    # Each phase: its samples, its baseline, what that baseline is, the p95 aim.
+    phases = [
+        (f"idle, {size:,} logs", idle, baseline, "no messages", AIM_IDLE_MS),
+        ("while the sender drains", loaded, idle, "idle", AIM_LOADED_MS),
+    ]
+    for when, samples, base, what, aim in phases:
+        rows += _page_rows(targets, samples, base, when, aim, what)
+    for when, samples, base, what, _aim in phases:
         rows.append(
             Result(
                 f"pages: server CPU per request {when}",
